@@ -1,0 +1,38 @@
+"""formbound: dependable structured output from language models.
+
+Check → repair → prompt → constrain → measure → escalate. The public API is listed in ``__all__``.
+"""
+
+from __future__ import annotations
+
+from formbound.constraints import Constraint
+from formbound.enforce import Result, enforce, guard
+from formbound.errors import (
+    Attempt,
+    ConfigError,
+    DependencyError,
+    EnforcementError,
+    FormboundError,
+    GenerationError,
+    Issue,
+    SpecError,
+)
+from formbound.spec import Spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attempt",
+    "ConfigError",
+    "Constraint",
+    "DependencyError",
+    "EnforcementError",
+    "FormboundError",
+    "GenerationError",
+    "Issue",
+    "Result",
+    "Spec",
+    "__version__",
+    "enforce",
+    "guard",
+]

@@ -1,0 +1,164 @@
+"""``enforce(text, spec)``: check, repair, return typed data or raise a precise error; and the re-ask loop."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from formbound.errors import Attempt, EnforcementError, Issue
+from formbound.spec import Spec
+
+__all__ = ["DEFAULT_MAX_CHARS", "Result", "enforce", "guard"]
+
+#: Texts longer than this are rejected before parsing (bounded time and memory). Override per call.
+DEFAULT_MAX_CHARS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Result:
+    """A text that satisfies a spec.
+
+    Attributes:
+        value: The data: python objects for JSON/YAML, a pydantic instance for a pydantic spec, a sqlglot
+            expression for SQL.
+        text: Canonical text of ``value`` in the spec's format.
+        repairs: Names of the repairs applied, in order; empty when the text was valid as given.
+        raw: The text as given.
+        attempts: Every attempt of a re-ask loop (empty outside one).
+    """
+
+    value: Any
+    text: str
+    repairs: tuple[str, ...] = ()
+    raw: str = ""
+    attempts: tuple[Attempt, ...] = field(default=(), repr=False)
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.repairs)
+
+
+def _stage_rank(spec: Spec, err: EnforcementError) -> int:
+    try:
+        return spec.stages.index(err.stage)
+    except ValueError:
+        return len(spec.stages)
+
+
+def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAULT_MAX_CHARS) -> Result:
+    """Check ``text`` against ``spec``; repair it deterministically if needed.
+
+    Args:
+        text: The model output.
+        spec: A :class:`Spec`, or a JSON Schema dict / pydantic model class (meaning a JSON spec).
+        repair: Try the format's named repairs when the text is not valid as given.
+        max_chars: Reject longer texts without parsing them.
+
+    Returns:
+        A :class:`Result`.
+
+    Raises:
+        EnforcementError: the text (and every repair of it) fails; the error is the one from the
+            candidate that got furthest (a schema error in fenced JSON beats "``` is not JSON").
+
+    >>> enforce('Sure! ```json\\n{"n": 3,}\\n```', {"type": "object"}).repairs
+    ('strip_fence', 'trailing_comma')
+    """
+    spec = Spec.coerce(spec)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EnforcementError(
+                "syntax",
+                [Issue(f"text is not valid UTF-8 (byte {exc.start})", kind="encoding")],
+                repr(text[:200]),
+            ) from exc
+    if not isinstance(text, str):
+        raise TypeError(f"enforce() needs text (str), got {type(text).__name__}")
+    if len(text) > max_chars:
+        raise EnforcementError(
+            "syntax",
+            [Issue(f"text is {len(text):,} characters, over the limit of {max_chars:,} (max_chars=)",
+                   kind="too_large")],
+            text[:1000],
+            raw=text[:1000],
+        )
+    if not text.strip():
+        raise EnforcementError("syntax", [Issue("text is empty", kind="empty")], text)
+    try:
+        value = spec.check(text)
+        return Result(value, spec.dump(value), (), text)
+    except EnforcementError as first:
+        if not repair:
+            raise
+        best = first
+    for cand in spec.candidates(text):
+        try:
+            parsed = cand.parsed if cand.has_parsed else spec.parse(cand.text)
+            value = spec.validate(parsed, cand.text)
+        except EnforcementError as err:
+            if _stage_rank(spec, err) > _stage_rank(spec, best):
+                best = EnforcementError(err.stage, err.errors, err.text, raw=text, repairs=cand.repairs)
+            continue
+        return Result(value, spec.dump(value), cand.repairs, text)
+    raise best
+
+
+def render_feedback(err: EnforcementError, limit: int = 8) -> str:
+    """The validator's errors as a short message a model can act on."""
+    lines = [f"Your previous answer was rejected ({err.stage} error):"]
+    lines += [f"- {issue}" for issue in err.errors[:limit]]
+    if len(err.errors) > limit:
+        lines.append(f"- … {len(err.errors) - limit} more")
+    lines.append("Answer again with the corrected output only.")
+    return "\n".join(lines)
+
+
+def guard(
+    spec: Any,
+    retries: int = 2,
+    *,
+    repair: bool = True,
+    feedback: Callable[[EnforcementError], str] = render_feedback,
+) -> Callable[[Callable[..., str]], Callable[..., Result]]:
+    """Decorate ``fn(prompt, feedback=None) -> str`` into ``f(prompt) -> Result`` with re-asks.
+
+    On failure ``fn`` is called again (at most ``retries`` more times) with the validator's errors
+    rendered as ``feedback``. The final :class:`EnforcementError` carries every attempt.
+
+    >>> answers = iter(['{"n": "x"}', '{"n": 2}'])
+    >>> ask = guard({"properties": {"n": {"type": "integer"}}})(lambda p, feedback=None: next(answers))
+    >>> result = ask("how many?")
+    >>> result.value, len(result.attempts)
+    ({'n': 2}, 2)
+    """
+    the_spec = Spec.coerce(spec)
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+
+    def decorator(fn: Callable[..., str]) -> Callable[..., Result]:
+        @functools.wraps(fn)
+        def wrapper(prompt: Any, *args: Any, **kwargs: Any) -> Result:
+            attempts: list[Attempt] = []
+            fb: str | None = None
+            last: EnforcementError | None = None
+            for _ in range(retries + 1):
+                text = fn(prompt, *args, feedback=fb, **kwargs)
+                try:
+                    result = enforce(text, the_spec, repair=repair)
+                except EnforcementError as err:
+                    attempts.append(Attempt(text, err, fb))
+                    last = err
+                    fb = feedback(err)
+                    continue
+                attempts.append(Attempt(text, None, fb))
+                return Result(result.value, result.text, result.repairs, result.raw, tuple(attempts))
+            assert last is not None  # loop ran at least once
+            raise last.with_attempts(attempts)
+
+        return wrapper
+
+    return decorator

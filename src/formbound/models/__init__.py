@@ -1,0 +1,1 @@
+"""Model sources behind one interface; :func:`load` routes a name to its source."""

@@ -1,0 +1,65 @@
+"""The one small interface every model source implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+if TYPE_CHECKING:
+    from formbound.constraints import Constraint
+
+__all__ = ["Generation", "Message", "Model", "Prompt"]
+
+#: A chat message: {"role": "system"|"user"|"assistant", "content": str}.
+Message = dict[str, str]
+#: A prompt is either already-templated text or a list of chat messages (templated by the model).
+Prompt = Union[str, Sequence[Message]]
+
+
+@dataclass
+class Generation:
+    """One generated text and what it cost.
+
+    Attributes:
+        text: The generated text (special tokens removed).
+        prompt_tokens: Tokens in the templated prompt.
+        generated_tokens: Tokens generated.
+        seconds: Wall time of this generation (a batch's time is split evenly over its items).
+        finish_reason: ``"stop"`` (the model ended its turn or the grammar completed) or ``"length"``
+            (the token limit cut it off — never a success by itself).
+        route: For constrained generation, how the constraint was applied, e.g. ``"llguidance"`` or
+            ``"relaxed:llguidance"``; ``None`` when unconstrained.
+    """
+
+    text: str
+    prompt_tokens: int
+    generated_tokens: int
+    seconds: float
+    finish_reason: Literal["stop", "length"]
+    route: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Model(ABC):
+    """A text generator: a transformers model, the embedded default, or a served model."""
+
+    #: A name for reports, e.g. ``"default"`` or a model id.
+    name: str = "model"
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        constraint: Constraint | None = None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> list[Generation]:
+        """Generate one completion per prompt; greedy when ``temperature == 0``."""
+
+    def info(self) -> dict[str, Any]:
+        """Facts for reports: name, source, device, dtype, adapter, versions."""
+        return {"name": self.name}
