@@ -76,7 +76,7 @@ def tiny_model(seed: int = 0) -> Any:
 
 
 def random_walk(grammar: str, *, n: int = 20, seed: int = 0, max_tokens: int = 200) -> list[tuple[str, bool]]:
-    """Sample ``n`` texts from an llguidance grammar (as from ``llguidance.grammar_from``/``LLMatcher.grammar_from_*``).
+    """Sample ``n`` texts from an llguidance grammar (``llguidance.LLMatcher.grammar_from_*``).
 
     Returns (text, finished) pairs; ``finished`` is False when ``max_tokens`` ran out first. Tokens are
     picked at random among those the grammar allows, with EOS taken as soon as it is allowed in half

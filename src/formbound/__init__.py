@@ -32,6 +32,7 @@ __all__ = [
     "Issue",
     "Result",
     "Spec",
+    "SpecError",
     "__version__",
     "enforce",
     "guard",

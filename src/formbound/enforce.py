@@ -81,8 +81,12 @@ def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAU
     if len(text) > max_chars:
         raise EnforcementError(
             "syntax",
-            [Issue(f"text is {len(text):,} characters, over the limit of {max_chars:,} (max_chars=)",
-                   kind="too_large")],
+            [
+                Issue(
+                    f"text is {len(text):,} characters, over the limit of {max_chars:,} (max_chars=)",
+                    kind="too_large",
+                )
+            ],
             text[:1000],
             raw=text[:1000],
         )

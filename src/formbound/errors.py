@@ -8,10 +8,11 @@ rather than only a message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "STAGES",
     "Attempt",
     "ConfigError",
     "DependencyError",
@@ -20,7 +21,6 @@ __all__ = [
     "GenerationError",
     "Issue",
     "SpecError",
-    "STAGES",
 ]
 
 #: Stages of enforcement, in the order a text normally passes them.

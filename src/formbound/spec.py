@@ -92,7 +92,8 @@ class Spec(ABC):
         if isinstance(spec, dict) or isinstance(spec, type):
             return Spec.json(spec)
         raise SpecError(
-            f"expected a formbound.Spec, a JSON Schema dict or a pydantic model class, got {type(spec).__name__}"
+            "expected a formbound.Spec, a JSON Schema dict or a pydantic model class, "
+            f"got {type(spec).__name__}"
         )
 
     @staticmethod
@@ -115,8 +116,11 @@ class Spec(ABC):
             data = json.loads(_read_text(p))
         except json.JSONDecodeError as exc:
             raise SpecError(f"spec file {p.name!r} is not valid JSON: {exc}") from exc
-        if isinstance(data, dict) and "format" in data and isinstance(data.get("format"), str) and (
-            "schema" in data or "ddl" in data or "database" in data or data["format"] == "sql"
+        if (
+            isinstance(data, dict)
+            and "format" in data
+            and isinstance(data.get("format"), str)
+            and ("schema" in data or "ddl" in data or "database" in data or data["format"] == "sql")
         ):
             if format is not None and format != data["format"]:
                 raise SpecError(f"spec file {p.name!r} is for format {data['format']!r}, not {format!r}")
@@ -126,7 +130,9 @@ class Spec(ABC):
             return Spec.json(data)
         if fmt == "yaml":
             return Spec.yaml(data)
-        raise SpecError(f"a JSON Schema file cannot define a {fmt!r} spec; give a .sql DDL file or a database")
+        raise SpecError(
+            f"a JSON Schema file cannot define a {fmt!r} spec; give a .sql DDL file or a database"
+        )
 
     @staticmethod
     def from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -> Spec:
@@ -156,7 +162,7 @@ class Spec(ABC):
 
     @abstractmethod
     def validate(self, value: Any, text: str) -> Any:
-        """Check a parsed value; return the final value (e.g. a pydantic instance) or raise EnforcementError."""
+        """Check a parsed value; return the final value (e.g. a pydantic instance) or raise an error."""
 
     def candidates(self, text: str) -> Iterator[Candidate]:
         """Repaired versions of ``text``, most conservative first. The default has none."""

@@ -108,7 +108,8 @@ def _load_schema(schema: Any) -> dict[str, Any] | bool:
         return schema
     if not isinstance(schema, dict):
         raise SpecError(
-            f"a JSON Schema must be a dict (or a path, or a pydantic model class), got {type(schema).__name__}"
+            "a JSON Schema must be a dict (or a path, or a pydantic model class), "
+            f"got {type(schema).__name__}"
         )
     return copy.deepcopy(schema)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from formbound.constraints import Constraint
@@ -15,7 +15,7 @@ __all__ = ["Generation", "Message", "Model", "Prompt"]
 #: A chat message: {"role": "system"|"user"|"assistant", "content": str}.
 Message = dict[str, str]
 #: A prompt is either already-templated text or a list of chat messages (templated by the model).
-Prompt = Union[str, Sequence[Message]]
+Prompt = str | Sequence[Message]
 
 
 @dataclass
