@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from formbound.errors import Attempt, EnforcementError, Issue
@@ -16,28 +15,48 @@ __all__ = ["DEFAULT_MAX_CHARS", "Result", "enforce", "guard"]
 DEFAULT_MAX_CHARS = 4_000_000
 
 
-@dataclass(frozen=True)
 class Result:
     """A text that satisfies a spec.
 
     Attributes:
         value: The data: python objects for JSON/YAML, a pydantic instance for a pydantic spec, a sqlglot
             expression for SQL.
-        text: Canonical text of ``value`` in the spec's format.
+        text: Canonical text of ``value`` in the spec's format (rendered on first access).
         repairs: Names of the repairs applied, in order; empty when the text was valid as given.
         raw: The text as given.
+        spec: The spec the value satisfies.
         attempts: Every attempt of a re-ask loop (empty outside one).
     """
 
-    value: Any
-    text: str
-    repairs: tuple[str, ...] = ()
-    raw: str = ""
-    attempts: tuple[Attempt, ...] = field(default=(), repr=False)
+    __slots__ = ("_text", "attempts", "raw", "repairs", "spec", "value")
+
+    def __init__(
+        self,
+        value: Any,
+        spec: Spec,
+        repairs: tuple[str, ...] = (),
+        raw: str = "",
+        attempts: tuple[Attempt, ...] = (),
+    ) -> None:
+        self.value = value
+        self.spec = spec
+        self.repairs = tuple(repairs)
+        self.raw = raw
+        self.attempts = tuple(attempts)
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.spec.dump(self.value)
+        return self._text
 
     @property
     def repaired(self) -> bool:
         return bool(self.repairs)
+
+    def __repr__(self) -> str:
+        return f"Result(value={self.value!r}, repairs={self.repairs!r})"
 
 
 def _stage_rank(spec: Spec, err: EnforcementError) -> int:
@@ -94,11 +113,13 @@ def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAU
         raise EnforcementError("syntax", [Issue("text is empty", kind="empty")], text)
     try:
         value = spec.check(text)
-        return Result(value, spec.dump(value), (), text)
+        return Result(value, spec, (), text)
     except EnforcementError as first:
         if not repair:
             raise
         best = first
+    except RecursionError:
+        raise _too_deep(text) from None
     for cand in spec.candidates(text):
         try:
             parsed = cand.parsed if cand.has_parsed else spec.parse(cand.text)
@@ -107,8 +128,19 @@ def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAU
             if _stage_rank(spec, err) > _stage_rank(spec, best):
                 best = EnforcementError(err.stage, err.errors, err.text, raw=text, repairs=cand.repairs)
             continue
-        return Result(value, spec.dump(value), cand.repairs, text)
+        except RecursionError:
+            continue
+        return Result(value, spec, cand.repairs, text)
     raise best
+
+
+def _too_deep(text: str) -> EnforcementError:
+    return EnforcementError(
+        "syntax",
+        [Issue("nesting deeper than the parser allows", kind="too_deep")],
+        text[:1000],
+        raw=text[:1000],
+    )
 
 
 def render_feedback(err: EnforcementError, limit: int = 8) -> str:
@@ -159,7 +191,7 @@ def guard(
                     fb = feedback(err)
                     continue
                 attempts.append(Attempt(text, None, fb))
-                return Result(result.value, result.text, result.repairs, result.raw, tuple(attempts))
+                return Result(result.value, the_spec, result.repairs, result.raw, tuple(attempts))
             assert last is not None  # loop ran at least once
             raise last.with_attempts(attempts)
 

@@ -11,7 +11,7 @@ from typing import Any
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.json_repair import json_candidates
-from formbound.formats.schema import MAX_DEPTH, SchemaValidator, grammar_schema, max_depth
+from formbound.formats.schema import SchemaValidator, grammar_schema
 from formbound.spec import Candidate, Spec
 
 __all__ = ["JsonSpec"]
@@ -104,12 +104,8 @@ class JsonSpec(Spec):
             raise EnforcementError("syntax", [Issue(str(exc), kind="no_json_equivalent")], text) from None
         except RecursionError:
             raise EnforcementError(
-                "syntax", [Issue(f"nesting deeper than {MAX_DEPTH} levels", kind="too_deep")], text
+                "syntax", [Issue("nesting deeper than the parser allows", kind="too_deep")], text
             ) from None
-        if max_depth(value) > MAX_DEPTH:
-            raise EnforcementError(
-                "syntax", [Issue(f"nesting deeper than {MAX_DEPTH} levels", kind="too_deep")], text
-            )
         return value
 
     def validate(self, value: Any, text: str) -> Any:

