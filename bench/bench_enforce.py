@@ -105,7 +105,8 @@ def main() -> None:
         ours = best_of(lambda: fb.enforce(text, spec), 2000)
         rows.append(("valid pydantic object", "pydantic model_validate_json", base, ours))
 
-    print(f"# enforce throughput — {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}")
+    machine = platform.processor() or platform.machine()
+    print(f"# enforce throughput — {machine}, Python {sys.version.split()[0]}")
     print(f"{'case':<24} {'baseline':<40} {'baseline µs':>12} {'formbound µs':>13} {'ratio':>7}")
     for case, baseline, b, o in rows:
         print(f"{case:<24} {baseline:<40} {b * 1e6:>12.1f} {o * 1e6:>13.1f} {o / b:>6.2f}x")
