@@ -1,0 +1,104 @@
+"""``formbound eval`` and ``formbound report``: thin wrappers over :mod:`formbound.measure`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from formbound.errors import FormboundError
+
+__all__ = ["eval_cmd", "report_cmd"]
+
+
+def _command_line() -> str:
+    return shlex.join(["formbound", *sys.argv[1:]])
+
+
+@click.command("eval")
+@click.option("--model", "model", default="default", show_default=True, help="Model name, id or local path.")
+@click.option("--tasks", "tasks", required=True, help="Task set folder, e.g. schemas/contacts.")
+@click.option(
+    "--strategies",
+    default="raw,prompted,repaired,reask,constrained",
+    show_default=True,
+    help="Comma-separated rungs: raw, prompted, repaired, reask[:N], constrained, "
+    "adapter:PATH[+constrained].",
+)
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Folder for cache and report."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Answer at most N items (seeded choice)."
+)
+@click.option("--split", default="test", show_default=True, help="Split to answer: test, train or all.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--max-new-tokens", type=click.IntRange(min=1), default=None, help="Default: the task set's limit."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def eval_cmd(
+    model: str,
+    tasks: str,
+    strategies: str,
+    out: str,
+    limit: int | None,
+    split: str,
+    seed: int,
+    max_new_tokens: int | None,
+    batch_size: int,
+    progress: bool,
+) -> None:
+    """Measure strategies of a model on a task set; write OUT/report.{json,md} and charts."""
+    from formbound.measure import evaluate
+
+    try:
+        report = evaluate(
+            model,
+            tasks,
+            strategies,
+            split=split,
+            limit=limit,
+            seed=seed,
+            out_dir=out,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            progress=progress,
+            command=_command_line(),
+        )
+    except FormboundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.markdown())
+    click.echo(f"report written to {out}/report.md", err=True)
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="A second report folder to show side by side.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="With --compare: write compare.md and compare.png here.",
+)
+def report_cmd(folder: str, other: str | None, out: str | None) -> None:
+    """Re-render FOLDER's report.md and charts from its report.json, or compare two reports."""
+    from formbound.measure import compare, render
+
+    try:
+        if other is None:
+            report = render(folder)
+            click.echo(report.markdown())
+        else:
+            click.echo(compare(folder, other, out))
+    except FormboundError as exc:
+        raise click.ClickException(str(exc)) from exc

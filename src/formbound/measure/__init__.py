@@ -1,0 +1,38 @@
+"""Measure failure rates of every strategy on a task set: validity, accuracy, latency, tokens; report them.
+
+>>> from formbound.measure import evaluate                                      # doctest: +SKIP
+>>> report = evaluate("default", "schemas/contacts", "raw,constrained", out_dir="runs/eval")  # doctest: +SKIP
+>>> report.metrics["constrained"].schema_valid.value                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from formbound.measure.hooks import Hooks
+from formbound.measure.metrics import Rate, StrategyMetrics, wilson
+from formbound.measure.records import EvalReport, Record
+from formbound.measure.report import compare, load_report, render, write_report
+from formbound.measure.runner import DEFAULT_STRATEGIES, evaluate
+from formbound.measure.strategies import RUNGS, Strategy, parse_strategies, parse_strategy
+from formbound.measure.tasks import Task, TaskSet, load_task_set
+
+__all__ = [
+    "DEFAULT_STRATEGIES",
+    "RUNGS",
+    "EvalReport",
+    "Hooks",
+    "Rate",
+    "Record",
+    "Strategy",
+    "StrategyMetrics",
+    "Task",
+    "TaskSet",
+    "compare",
+    "evaluate",
+    "load_report",
+    "load_task_set",
+    "parse_strategies",
+    "parse_strategy",
+    "render",
+    "wilson",
+    "write_report",
+]
