@@ -74,6 +74,7 @@ def test_loads_yaml_1_2_into_json_data(text: str, expected: Any) -> None:
         ("a: 1\n---\nb: 2", "multi_document", "multi_document=True"),
         ("# only a comment", "empty", "no YAML document"),
         ("a: [1, 2", "yaml_syntax", ""),
+        ("%YAML 1.10\n---\na: 1", "yaml_syntax", "version"),  # the loader asserts on this one
     ],
 )
 def test_rejects_unsafe_or_non_json_yaml(text: str, kind: str, needle: str) -> None:

@@ -49,7 +49,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs")
 # Exceptions the pure-Python loader lets escape on malformed input besides its own YAMLError.
-_LOADER_BUGS = (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError)
+_LOADER_BUGS = (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, AssertionError)
 
 
 # ---------------------------------------------------------------------------------------------- loading
