@@ -572,7 +572,7 @@ def _default_gguf() -> Path:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip(
             "llama_cpp is not importable: pip install 'llama-cpp-python[server]' (builds from source)"
@@ -581,31 +581,32 @@ def llama_server() -> Iterator[str]:
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # llama.cpp logs ~200 kB while loading: a file, not a pipe nobody reads (a full pipe blocks the server)
+    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read()[-2000:] if proc.stderr else ""
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {err}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("llama_cpp.server did not answer within 60 s") from None
-                time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {tail}")
+                try:
+                    with urllib.request.urlopen(url + "/models", timeout=2):
+                        break
+                except (urllib.error.URLError, ConnectionError):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("llama_cpp.server did not answer within 60 s") from None
+                    time.sleep(0.25)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.mark.real_model
