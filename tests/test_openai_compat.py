@@ -544,6 +544,16 @@ def test_served_output_goes_through_enforce(server: FakeServer) -> None:
     assert info.value.stage == "schema"
 
 
+def test_the_router_builds_a_served_model(server: FakeServer) -> None:
+    from formbound.models import load
+
+    model = load("openai:served-model", base_url=server.url, max_concurrency=2)
+    assert isinstance(model, OpenAICompatModel) and model.max_concurrency == 2
+    (gen,) = model.generate([CHAT])
+    assert server.bodies[0]["model"] == "served-model"
+    assert json.loads(gen.text) == {"echo": CHAT[-1]["content"]}
+
+
 # ------------------------------------------------------------------ a real llama-cpp-python server
 LLAMA_SCHEMA = {
     "type": "object",
