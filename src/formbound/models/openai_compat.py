@@ -6,21 +6,17 @@ retries with exponential backoff for transient failures (429, 5xx, dropped conne
 
 A :class:`~formbound.constraints.Constraint` is passed in the server's own dialect for structured output:
 
-============================  ==========================================  ===========================
-server kind                   json_schema                                 regex / lark
-============================  ==========================================  ===========================
-``vllm``                      ``response_format`` (type ``json_schema``)  ``structured_outputs`` plus
-                                                                          ``guided_regex`` /
-                                                                          ``guided_grammar`` (older
-                                                                          releases)
-``llamacpp`` (llama-server)   chat: ``response_format`` (``json_object``  not supported (its grammar
-                              with ``schema``); text: ``json_schema``     language is GBNF)
-``llama-cpp-python``          chat: ``response_format`` (``json_object``  not supported
-                              with ``schema``); text: not supported
-``openai``                    chat: ``response_format`` (``json_schema``,  not supported
-                              ``strict``); text: not supported
-``none``                      not supported                               not supported
-============================  ==========================================  ===========================
+* ``vllm``: a JSON schema as ``response_format`` (type ``json_schema``); a regex or Lark grammar as
+  ``structured_outputs`` (vLLM >= 0.10.2) together with ``guided_regex`` / ``guided_grammar`` (older
+  releases; newer ones ignore them).
+* ``llamacpp`` (llama.cpp's ``llama-server``): a JSON schema as ``response_format`` (type
+  ``json_object`` with ``schema``) for chat, as ``json_schema`` for text prompts. Regex and Lark are
+  not sent: its grammar language is GBNF, and formbound's Lark grammars use llguidance features
+  (regex terminals with ``&`` / ``~``) that have no GBNF equivalent.
+* ``llama-cpp-python``: a JSON schema as ``response_format`` (``json_object`` with ``schema``) for chat
+  only; its ``/completions`` takes nothing but GBNF.
+* ``openai``: a JSON schema as ``response_format`` (type ``json_schema``, ``strict``) for chat only.
+* ``none``: nothing is sent.
 
 ``server_kind="auto"`` asks the server's ``/models`` once (cached per base URL) and reads ``owned_by``.
 Where the server has no support for a constraint, or rejects a constrained request, the prompt is sent
