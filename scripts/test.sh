@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
+# The real-server tests start llama-cpp-python's OpenAI-compatible server on 127.0.0.1; it builds from
+# source (several minutes the first time; pip caches the wheel afterwards).
+python -m pip install -q 'llama-cpp-python[server]>=0.3'
 ruff check src tests bench train
 ruff format --check src tests bench train
 mypy
