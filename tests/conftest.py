@@ -1,0 +1,52 @@
+"""Shared fixtures: the tiny tokenizer/model of ``tests/_tiny.py`` wrapped as formbound models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer() -> Any:
+    pytest.importorskip("transformers")
+    import torch
+
+    from _tiny import tiny_tokenizer
+
+    # The tiny model's matrices are minute: one thread is ~10x faster than several on a shared CPU.
+    torch.set_num_threads(1)
+    return tiny_tokenizer()
+
+
+@pytest.fixture
+def tiny_model(tiny_tokenizer: Any) -> Any:
+    """A fresh :class:`TransformersModel` over the tiny GPT-2 (its own grammar cache)."""
+    from _tiny import tiny_model
+    from formbound.models.transformers import TransformersModel
+
+    return TransformersModel(tiny_model(), tiny_tokenizer, name="tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def shared_tiny_model(tiny_tokenizer: Any) -> Any:
+    """One tiny model for tests that only generate (compiled grammars stay cached across them)."""
+    from _tiny import tiny_model
+    from formbound.models.transformers import TransformersModel
+
+    return TransformersModel(tiny_model(), tiny_tokenizer, name="tiny", device="cpu")
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path, tiny_tokenizer: Any) -> Path:
+    """The tiny model saved as a Hugging Face folder."""
+    from _tiny import tiny_model
+
+    folder = tmp_path / "tiny-hf"
+    tiny_model().save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    return folder
