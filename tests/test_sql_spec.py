@@ -332,6 +332,10 @@ def test_duckdb_database(tmp_path: Path) -> None:
     spec = SqlSpec(database=path, dialect="duckdb", execute_check=True)
     assert enforce("SELECT name FROM customers", spec).text == "SELECT name FROM customers"
     assert _fail("SELECT nam FROM customers", spec).errors[0].suggestion == "name"
+    before = _digest(path)
+    writer = SqlSpec(database=path, dialect="duckdb", execute_check=True, read_only=False)
+    assert _fail("DELETE FROM customers", writer).stage == "semantic"
+    assert _digest(path) == before
 
 
 # ----------------------------------------------------------------------- repairs
