@@ -110,7 +110,9 @@ class Spec(ABC):
         suffix = p.suffix.lower()
         if suffix == ".sql":
             return Spec.sql(ddl=_read_text(p))
-        if suffix in (".db", ".sqlite", ".sqlite3", ".duckdb"):
+        if suffix == ".duckdb":
+            return Spec.sql(database=str(p), dialect="duckdb")
+        if suffix in (".db", ".sqlite", ".sqlite3"):
             return Spec.sql(database=str(p))
         try:
             data = json.loads(_read_text(p))
