@@ -1,0 +1,109 @@
+"""``formbound escalate``: a thin wrapper over :func:`formbound.escalate.escalate`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any
+
+import click
+
+from formbound.errors import FormboundError
+
+__all__ = ["escalate_cmd"]
+
+
+@click.command("escalate")
+@click.option("--model", "model", default="default", show_default=True, help="Model name, id or local path.")
+@click.option("--tasks", "tasks", required=True, help="Task set folder, e.g. schemas/contacts.")
+@click.option(
+    "--target",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.98,
+    show_default=True,
+    help="Schema validity to reach on the test split.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for reports, dataset, adapter and decision.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Measure at most N test items.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force-train", is_flag=True, help="Train an adapter even when the ladder would stop earlier.")
+@click.option(
+    "--strategies",
+    default="raw,prompted,repaired,reask,constrained",
+    show_default=True,
+    help="Cheap rungs to measure, cheapest first.",
+)
+@click.option(
+    "--augment",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Template-substituted train inputs to add to the dataset.",
+)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Training epochs.")
+@click.option(
+    "--max-steps", type=click.IntRange(min=1), default=None, help="Training steps (overrides epochs)."
+)
+@click.option("--lr", "learning_rate", type=float, default=None, help="Peak learning rate.")
+@click.option("--rank", type=click.IntRange(min=1), default=None, help="LoRA rank.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Examples per optimizer step.")
+@click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
+def escalate_cmd(
+    model: str,
+    tasks: str,
+    target: float,
+    out: str,
+    limit: int | None,
+    seed: int,
+    force_train: bool,
+    strategies: str,
+    augment: int,
+    epochs: float | None,
+    max_steps: int | None,
+    learning_rate: float | None,
+    rank: int | None,
+    batch_size: int | None,
+    on_regression: str,
+) -> None:
+    """Measure the cheap rungs; train, measure and judge a LoRA adapter when they fall short.
+
+    Writes OUT/decision.md and OUT/decision.json and prints the decision.
+    """
+    from formbound.escalate import TrainConfig, escalate
+    from formbound.models import load
+
+    overrides: dict[str, Any] = {
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "r": rank,
+        "batch_size": batch_size,
+    }
+    try:
+        config = TrainConfig(seed=seed, **{k: v for k, v in overrides.items() if v is not None})
+        if rank is not None:
+            config.lora_alpha = 2 * rank
+        decision = escalate(
+            load(model),
+            tasks,
+            target=target,
+            out_dir=out,
+            force_train=force_train,
+            limit=limit,
+            seed=seed,
+            strategies=[s.strip() for s in strategies.split(",") if s.strip()],
+            train_config=config,
+            augment=augment,
+            on_regression=on_regression,
+            command=shlex.join(["formbound", *sys.argv[1:]]),
+        )
+    except FormboundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(decision.summary())
+    click.echo(f"decision written to {out}/decision.md", err=True)

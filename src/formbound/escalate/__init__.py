@@ -1,0 +1,30 @@
+"""Escalate: when prompting, repair and constraints are not enough, train a LoRA adapter and prove it helps.
+
+* :mod:`~formbound.escalate.dataset` — chat-format fine-tuning sets from gold, distilled and template items;
+* :mod:`~formbound.escalate.adapter` — LoRA training (answer-only loss, checkpoints, ``accelerate launch``);
+* :mod:`~formbound.escalate.regression` — perplexity and general answers with and without the adapter;
+* :mod:`~formbound.escalate.ladder` — :func:`escalate`, the decision and its report.
+"""
+
+from __future__ import annotations
+
+from formbound.escalate.adapter import TrainConfig, TrainResult, read_metadata, train_adapter
+from formbound.escalate.dataset import DatasetCard, Distilled, build_dataset
+from formbound.escalate.ladder import CHEAP_RUNGS, Decision, escalate
+from formbound.escalate.regression import RegressionReport, RegressionThresholds, regression_check
+
+__all__ = [
+    "CHEAP_RUNGS",
+    "DatasetCard",
+    "Decision",
+    "Distilled",
+    "RegressionReport",
+    "RegressionThresholds",
+    "TrainConfig",
+    "TrainResult",
+    "build_dataset",
+    "escalate",
+    "read_metadata",
+    "regression_check",
+    "train_adapter",
+]

@@ -1,0 +1,241 @@
+"""Regression check: did the adapter hurt everything that is not the target format?
+
+Two measurements, each taken with and without the adapter on the same base model:
+
+* perplexity on a bundled set of short general paragraphs (``formbound/data/general_text.jsonl``,
+  written for this repository) — a language-modelling regression shows up as a higher ratio;
+* greedy answers to a few general prompts, compared with the base model's answers by token overlap
+  (F1 over word multisets) — an adapter that starts answering everything in JSON shows up here.
+
+An adapter passes when the perplexity ratio and the mean overlap stay within
+:class:`RegressionThresholds`; every breach is listed in :attr:`RegressionReport.flags`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from formbound.errors import ConfigError
+
+__all__ = [
+    "RegressionReport",
+    "RegressionThresholds",
+    "general_set",
+    "judge",
+    "perplexity",
+    "regression_check",
+    "token_overlap",
+]
+
+
+@dataclass(frozen=True)
+class RegressionThresholds:
+    """Limits past which an adapter is flagged.
+
+    Attributes:
+        max_ppl_ratio: Highest allowed perplexity with the adapter divided by perplexity without it.
+        min_overlap: Lowest allowed mean token overlap (F1, 0–1) between adapter and base answers.
+    """
+
+    max_ppl_ratio: float = 1.15
+    min_overlap: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_ppl_ratio < 1:
+            raise ConfigError(
+                f"max_ppl_ratio must be >= 1 (a ratio to the base model), got {self.max_ppl_ratio}"
+            )
+        if not 0 <= self.min_overlap <= 1:
+            raise ConfigError(f"min_overlap must be within 0..1, got {self.min_overlap}")
+
+
+@dataclass
+class RegressionReport:
+    """Figures of one regression check.
+
+    Attributes:
+        base_ppl / adapter_ppl: Perplexity on the general texts without / with the adapter.
+        ppl_ratio: ``adapter_ppl / base_ppl``.
+        overlaps: Per general prompt: token overlap (F1) of the adapter's answer with the base answer.
+        mean_overlap: Their mean.
+        answers: Per prompt: ``{"prompt", "base", "adapter", "overlap"}``.
+        thresholds: The thresholds applied.
+        flags: One line per threshold breached (empty when the adapter passed).
+    """
+
+    base_ppl: float
+    adapter_ppl: float
+    ppl_ratio: float
+    overlaps: list[float]
+    mean_overlap: float
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    texts: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.flags
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+    def markdown(self) -> str:
+        lines = [
+            "| measure | without adapter | with adapter | threshold | verdict |",
+            "|---|---|---|---|---|",
+            f"| perplexity on {self.texts} general paragraphs | {self.base_ppl:.2f} | {self.adapter_ppl:.2f} "
+            f"(×{self.ppl_ratio:.3f}) | ≤ ×{self.thresholds.get('max_ppl_ratio', 0):.2f} | "
+            f"{'ok' if self.ppl_ratio <= self.thresholds.get('max_ppl_ratio', math.inf) else 'FLAG'} |",
+            f"| answers to {len(self.overlaps)} general prompts: token overlap with base | 1.00 | "
+            f"{self.mean_overlap:.2f} | ≥ {self.thresholds.get('min_overlap', 0):.2f} | "
+            f"{'ok' if self.mean_overlap >= self.thresholds.get('min_overlap', 0) else 'FLAG'} |",
+        ]
+        return "\n".join(lines)
+
+
+def general_set(path: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """(paragraphs, prompts) of the bundled general-text set, or of a JSONL file in the same shape."""
+    if path is None:
+        text = resources.files("formbound").joinpath("data/general_text.jsonl").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    texts, prompts = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("kind") == "text":
+            texts.append(str(row["text"]))
+        elif row.get("kind") == "prompt":
+            prompts.append(str(row["prompt"]))
+        else:
+            raise ConfigError(
+                f"general-text line {n}: kind must be 'text' or 'prompt', got {row.get('kind')!r}"
+            )
+    return texts, prompts
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def token_overlap(a: str, b: str) -> float:
+    """F1 overlap of the word multisets of two texts (1.0 for two empty texts).
+
+    >>> token_overlap("the cat sat", "the cat ran")
+    0.6666666666666666
+    """
+    ta, tb = Counter(_WORD.findall(a.lower())), Counter(_WORD.findall(b.lower()))
+    if not ta and not tb:
+        return 1.0
+    common = sum((ta & tb).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / sum(ta.values()), common / sum(tb.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def perplexity(model: Any, tokenizer: Any, texts: Sequence[str]) -> float:
+    """Token-weighted perplexity of a causal LM over ``texts`` (each scored on its own)."""
+    import torch
+
+    if not texts:
+        raise ConfigError("perplexity needs at least one text")
+    device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for text in texts:
+            ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
+            if ids.shape[1] < 2:
+                continue
+            loss = model(input_ids=ids, labels=ids).loss
+            n = ids.shape[1] - 1
+            total_nll += float(loss) * n
+            total_tokens += n
+    if not total_tokens:
+        raise ConfigError("perplexity needs texts of at least two tokens")
+    return math.exp(total_nll / total_tokens)
+
+
+def judge(
+    base_ppl: float, adapter_ppl: float, overlaps: Sequence[float], thresholds: RegressionThresholds
+) -> tuple[float, float, list[str]]:
+    """(ppl ratio, mean overlap, flags) for measured figures — the decision, without any model."""
+    if base_ppl <= 0 or adapter_ppl <= 0:
+        raise ConfigError(f"perplexities must be positive, got {base_ppl} and {adapter_ppl}")
+    ratio = adapter_ppl / base_ppl
+    mean = sum(overlaps) / len(overlaps) if overlaps else 1.0
+    flags = []
+    if ratio > thresholds.max_ppl_ratio:
+        flags.append(
+            f"perplexity on general text rose ×{ratio:.3f} ({base_ppl:.2f} → {adapter_ppl:.2f}), "
+            f"over the limit ×{thresholds.max_ppl_ratio:.2f}"
+        )
+    if mean < thresholds.min_overlap:
+        flags.append(
+            f"answers to general prompts changed: mean token overlap with the base model {mean:.2f}, "
+            f"under the limit {thresholds.min_overlap:.2f}"
+        )
+    return ratio, mean, flags
+
+
+def regression_check(
+    model: Any,
+    adapter: str | Path,
+    *,
+    thresholds: RegressionThresholds | None = None,
+    general_text: str | Path | None = None,
+    max_new_tokens: int = 40,
+) -> RegressionReport:
+    """Measure perplexity and general answers with and without ``adapter`` on a formbound model.
+
+    Args:
+        model: A model with ``set_adapter`` (:func:`formbound.models.load` of a local model).
+        adapter: The adapter folder.
+        thresholds: Limits (defaults of :class:`RegressionThresholds` when omitted).
+        general_text: A JSONL file in the bundled set's shape, instead of the bundled set.
+        max_new_tokens: Length of each general answer.
+
+    Returns:
+        A :class:`RegressionReport`; the model is back on its base weights (no adapter) afterwards.
+    """
+    if not callable(getattr(model, "set_adapter", None)):
+        raise ConfigError(f"model {getattr(model, 'name', model)!r} cannot switch adapters (no set_adapter)")
+    thresholds = thresholds or RegressionThresholds()
+    texts, prompts = general_set(general_text)
+    conversations = [[{"role": "user", "content": p}] for p in prompts]
+    try:
+        model.set_adapter(None)
+        base_answers = [g.text for g in model.generate(conversations, max_new_tokens=max_new_tokens)]
+        model.set_adapter(str(adapter))
+        adapter_answers = [g.text for g in model.generate(conversations, max_new_tokens=max_new_tokens)]
+        adapter_ppl = perplexity(model.model, model.tokenizer, texts)
+        with model.model.disable_adapter():
+            base_ppl = perplexity(model.model, model.tokenizer, texts)
+    finally:
+        model.set_adapter(None)
+    overlaps = [token_overlap(a, b) for a, b in zip(adapter_answers, base_answers, strict=False)]
+    ratio, mean, flags = judge(base_ppl, adapter_ppl, overlaps, thresholds)
+    answers = [
+        {"prompt": p, "base": b, "adapter": a, "overlap": round(o, 3)}
+        for p, b, a, o in zip(prompts, base_answers, adapter_answers, overlaps, strict=False)
+    ]
+    return RegressionReport(
+        base_ppl=round(base_ppl, 4),
+        adapter_ppl=round(adapter_ppl, 4),
+        ppl_ratio=round(ratio, 4),
+        overlaps=[round(o, 4) for o in overlaps],
+        mean_overlap=round(mean, 4),
+        answers=answers,
+        thresholds=asdict(thresholds),
+        flags=flags,
+        texts=len(texts),
+    )
