@@ -1,0 +1,83 @@
+"""``formbound escalate``: options reach the ladder, the decision is printed, errors are clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import formbound.escalate
+import formbound.models
+from formbound.cli import main
+from formbound.errors import ConfigError
+from formbound.escalate.ladder import Decision
+
+
+@pytest.fixture()
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+
+    def fake_escalate(model: Any, tasks: Any, **kw: Any) -> Decision:
+        seen.append({"model": model, "tasks": tasks, **kw})
+        if kw["target"] == 0.5:
+            raise ConfigError("task set 'nope' has no train items")
+        return Decision(
+            "cheap_rung",
+            "constrained",
+            ["`constrained` reaches 100%"],
+            kw["target"],
+            {},
+            seconds={"total": 12.0},
+        )
+
+    monkeypatch.setattr(formbound.escalate, "escalate", fake_escalate)
+    monkeypatch.setattr(formbound.models, "load", lambda name, **kw: f"model:{name}")
+    return seen
+
+
+def test_options_reach_the_ladder_and_the_decision_is_printed(
+    calls: list[dict[str, Any]], tmp_path: Any
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "escalate",
+            "--tasks",
+            "schemas/contacts",
+            "--out",
+            str(tmp_path),
+            "--target",
+            "0.9",
+            "--limit",
+            "5",
+            "--epochs",
+            "2",
+            "--lr",
+            "0.002",
+            "--rank",
+            "8",
+            "--force-train",
+            "--augment",
+            "10",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "recommended strategy: constrained" in result.output and "wall time: 12 s" in result.output
+    (call,) = calls
+    assert call["model"] == "model:default" and call["tasks"] == "schemas/contacts"
+    assert (
+        call["target"] == 0.9 and call["limit"] == 5 and call["force_train"] is True and call["augment"] == 10
+    )
+    cfg = call["train_config"]
+    assert (cfg.epochs, cfg.learning_rate, cfg.r, cfg.lora_alpha) == (2.0, 0.002, 8, 16)
+    assert call["command"].startswith("formbound ")  # the command line is recorded in the decision
+
+
+def test_errors_are_reported_without_traceback(calls: list[dict[str, Any]], tmp_path: Any) -> None:
+    result = CliRunner().invoke(
+        main, ["escalate", "--tasks", "nope", "--out", str(tmp_path), "--target", "0.5"]
+    )
+    assert result.exit_code == 1 and "has no train items" in result.output
+    bad = CliRunner().invoke(main, ["escalate", "--tasks", "x", "--out", str(tmp_path), "--target", "1.5"])
+    assert bad.exit_code == 2 and "target" in bad.output
