@@ -135,6 +135,9 @@ def test_fix_special_tokens_repairs_a_wrong_eos(tiny_tokenizer: Any) -> None:
     end = tok.convert_tokens_to_ids("<|im_end|>")
     assert (tok.eos_token_id, tok.pad_token_id, hf.generation_config.eos_token_id) == (end, end, end)
     assert fix_special_tokens(tok, hf) == []
+    hf.generation_config.eos_token_id = [0, end]  # several end ids declared by a model are kept
+    fix_special_tokens(tok, hf)
+    assert hf.generation_config.eos_token_id == [0, end]
 
 
 # -------------------------------------------------------------------------------- prompt handling

@@ -75,21 +75,32 @@ def fix_special_tokens(tokenizer: Any, model: Any = None) -> list[str]:
     changes: list[str] = []
     vocab = tokenizer.get_vocab()
     end = "<|im_end|>"
+    wrong_id: int | None = None
     if end in vocab and tokenizer.eos_token != end:
         changes.append(f"eos {tokenizer.eos_token!r} -> {end!r}")
         old_eos = tokenizer.eos_token
+        wrong_id = tokenizer.eos_token_id
         tokenizer.eos_token = end
         if tokenizer.pad_token is None or tokenizer.pad_token == old_eos:
             tokenizer.pad_token = end
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         changes.append(f"pad None -> {tokenizer.eos_token!r}")
         tokenizer.pad_token = tokenizer.eos_token
-    if model is not None and tokenizer.eos_token_id is not None:
+    eos_id = tokenizer.eos_token_id
+    if model is not None and eos_id is not None:
         for config in (getattr(model, "config", None), getattr(model, "generation_config", None)):
             if config is None:
                 continue
-            if getattr(config, "eos_token_id", None) != tokenizer.eos_token_id:
-                config.eos_token_id = tokenizer.eos_token_id
+            # Keep other end-of-sequence ids a model declares (e.g. end-of-text and end-of-turn);
+            # drop only the wrong one replaced above, and make sure the tokenizer's is there.
+            current = getattr(config, "eos_token_id", None)
+            ids = (
+                list(current) if isinstance(current, (list, tuple)) else [] if current is None else [current]
+            )
+            ids = [i for i in ids if i != wrong_id]
+            if eos_id not in ids:
+                ids.insert(0, eos_id)
+            config.eos_token_id = ids[0] if len(ids) == 1 else ids
             if getattr(config, "pad_token_id", None) is None:
                 config.pad_token_id = tokenizer.pad_token_id
     return changes
