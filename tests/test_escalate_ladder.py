@@ -171,12 +171,14 @@ def test_missing_information_recommends_retrieval(task_set: Any, tmp_path: Path)
         force_train=True,
     )
     assert forced.outcome in ("adapter_promoted", "adapter_rejected") and forced.trained_adapter
+    assert any("would have stopped" in r for r in forced.reasons)
 
 
 def test_adapter_promoted_when_it_wins_without_regression(task_set: Any, tmp_path: Path) -> None:
     harness = FakeHarness(BASE, adapter=((9, 0.7), (10, 0.72)))
     d = _run(harness, task_set, tmp_path)
     assert d.outcome == "adapter_promoted" and d.promoted
+    assert not any("forced" in r for r in d.reasons)
     adapter_dir = str(tmp_path / "run" / "adapter")
     assert d.recommended == f"adapter:{adapter_dir}+constrained"
     assert d.adapter_path == adapter_dir

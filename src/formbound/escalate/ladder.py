@@ -407,8 +407,8 @@ def escalate(
                     "missing_information", best.strategy, reasons, target, baseline, failure_causes=causes
                 )
             )
-    if force_train:
-        reasons.append("training forced (--force-train)")
+    if force_train and (cheap is not None or causes["missing_share"] > missing_share):
+        reasons.append("training forced (force_train): the ladder would have stopped here")
 
     # 3. dataset, adapter, re-measure, regression check
     t = time.perf_counter()
