@@ -37,7 +37,12 @@ def _command_line() -> str:
 @click.option(
     "--max-new-tokens", type=click.IntRange(min=1), default=None, help="Default: the task set's limit."
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Prompts per generate call (default: 1 on CPU, 8 else).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def eval_cmd(
     model: str,
@@ -48,7 +53,7 @@ def eval_cmd(
     split: str,
     seed: int,
     max_new_tokens: int | None,
-    batch_size: int,
+    batch_size: int | None,
     progress: bool,
 ) -> None:
     """Measure strategies of a model on a task set; write OUT/report.{json,md} and charts."""
