@@ -37,7 +37,7 @@ class LazyGroup(click.Group):
                 return None
             raise
         cmd: Any = getattr(mod, attr)
-        return cmd  # type: ignore[no-any-return]
+        return cmd
 
 
 @click.group(cls=LazyGroup)

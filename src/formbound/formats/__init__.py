@@ -38,4 +38,5 @@ def get_format(name: str) -> type[Spec]:
         extra = f"; did you mean {hint!r}?" if hint else ""
         raise SpecError(f"unknown format {name!r} (known: {', '.join(sorted(FORMATS))}){extra}")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    found: type[Spec] = getattr(importlib.import_module(module), cls)
+    return found
