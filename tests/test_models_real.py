@@ -57,6 +57,9 @@ def default_model() -> Any:
         find_gguf()
     except ImportError as exc:
         pytest.skip(str(exc))
+    import torch
+
+    torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster
     return load("default", device="cpu")
 
 

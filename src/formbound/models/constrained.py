@@ -5,15 +5,18 @@ tokenizer by :class:`GrammarCompiler` and cached by ``constraint.key``; every ``
 fresh :class:`GrammarLogitsProcessor` (new per-row matcher state, the compiled grammar reused), which is
 passed to ``model.generate(logits_processor=...)``.
 
-Why not outlines' own logits processors as they are: outlines compiles the grammar (its backends build
-the llguidance / outlines-core / xgrammar artefacts and we use exactly those), but its processors
+How outlines is used: its backend classes (``LLGuidanceBackend``, ``OutlinesCoreBackend``,
+``XGrammarBackend``) convert the tokenizer once per model (llguidance tokenizer, outlines-core vocabulary,
+xgrammar tokenizer info), and the grammar is compiled with the same calls their
+``get_*_logits_processor`` methods make. Outlines' processors themselves are not used, because they
 
 * keep feeding padding tokens to the matcher of a row that already ended in a batch (llguidance then
   enters an error state and warns on every step),
-* apply the mask with a ``torch.compile``-d kernel that costs 2–3 s on the first call of a process on CPU,
+* import ``torch._dynamo`` when built and apply the mask with a ``torch.compile``-d kernel (1.5–2.5 s on
+  the first constrained call of a process on CPU),
 * cannot tell afterwards whether a row stopped because the grammar was complete.
 
-So the compiled artefacts come from outlines and the per-step masking is done here.
+The per-step masking is therefore done here, in plain torch.
 
 Fallback chain, when a backend cannot compile a constraint (see :meth:`GrammarCompiler.compile`):
 every backend of ``backends`` in order with the constraint as given; then, for JSON Schema only, relaxed
@@ -184,9 +187,10 @@ class _LLGuidanceRows(_Rows):
         self.words = (vocab_size + 31) // 32
 
     def fill(self, row: int, bitmask: torch.Tensor) -> None:
-        import llguidance.torch
-
-        llguidance.torch.fill_next_token_bitmask(self.matchers[row], bitmask, row)
+        # What llguidance.torch.fill_next_token_bitmask does, without importing llguidance.torch
+        # (its module-level torch.compile decorator costs ~1.6 s on the first import).
+        target = bitmask[row]
+        self.matchers[row].unsafe_compute_mask_ptr(target.data_ptr(), target.numel() * target.element_size())
 
     def consume(self, row: int, token: int) -> None:
         matcher = self.matchers[row]
@@ -501,36 +505,45 @@ class GrammarCompiler:
         return max(len(self.tokenizer), _model_vocab(self.model))
 
     def _compile_one(self, backend: str, kind: str, value: Any) -> tuple[Any, int]:
+        """Compile with one backend, from the tokenizer data its outlines backend object prepared.
+
+        This calls the same compilers as outlines' ``get_*_logits_processor`` methods but does not build
+        outlines' processors: constructing one imports ``torch._dynamo`` and flips a global of it.
+        """
         obj = self._backend(backend)
         ws = self.whitespace_pattern
         try:
-            if kind == "json_schema":
-                text = value if isinstance(value, str) else json.dumps(value)
-                if backend == "llguidance":
-                    proc = obj.get_json_schema_logits_processor(_with_llg_whitespace(value, ws))
-                elif backend == "outlines_core":
-                    proc = obj.get_json_schema_logits_processor(text, ws)
+            if backend == "llguidance":
+                import llguidance
+
+                if kind == "json_schema":
+                    grammar = llguidance.grammar_from("json_schema", _with_llg_whitespace(value, ws))
+                elif kind == "regex":
+                    grammar = llguidance.grammar_from("regex", value)
                 else:
-                    proc = obj.get_json_schema_logits_processor(text)
-            elif kind == "regex":
-                proc = obj.get_regex_logits_processor(value)
-            else:
-                proc = obj.get_cfg_logits_processor(value)
+                    grammar = llguidance.grammar_from("lark", value)
+                matcher = llguidance.LLMatcher(obj.llg_tokenizer, grammar, log_level=0)
+                if matcher.is_error():
+                    raise _CompileFailure(matcher.get_error())
+                return matcher, self._vocab_size(backend, obj)
+            text = value if isinstance(value, str) else json.dumps(value)
+            if backend == "outlines_core":
+                from outlines_core import Index
+                from outlines_core.json_schema import build_regex_from_schema
+
+                regex = build_regex_from_schema(text, ws) if kind == "json_schema" else value
+                return Index(regex, obj.vocabulary), self._vocab_size(backend, obj)
+            compiler = obj.grammar_compiler
+            compiled = (
+                compiler.compile_json_schema(text) if kind == "json_schema" else compiler.compile_regex(value)
+            )
+            return compiled, self._vocab_size(backend, obj)
+        except _CompileFailure:
+            raise
         except (
             Exception
         ) as exc:  # backends raise ValueError, RuntimeError, pyo3 errors …; all are "cannot compile"
             raise _CompileFailure(f"{type(exc).__name__}: {exc}") from exc
-        vocab = self._vocab_size(backend, obj)
-        if backend == "llguidance":
-            from llguidance import LLMatcher
-
-            matcher = LLMatcher(obj.llg_tokenizer, proc.grammar, log_level=0)
-            if matcher.is_error():
-                raise _CompileFailure(matcher.get_error())
-            return matcher, vocab
-        if backend == "outlines_core":
-            return proc.index, vocab
-        return proc.compiled_grammar, vocab
 
 
 def check_backends(backends: Sequence[str] | str) -> tuple[str, ...]:
