@@ -31,6 +31,10 @@ class Generation:
             (the token limit cut it off — never a success by itself).
         route: For constrained generation, how the constraint was applied, e.g. ``"llguidance"`` or
             ``"relaxed:llguidance"``; ``None`` when unconstrained.
+        extra: Source-specific facts: ``compile_seconds`` (grammar compile time on a cache miss),
+            ``dropped`` (keywords a relaxed route removed), ``unenforced`` (keywords the backend ignores),
+            ``retries`` and ``budget`` (set by ``generate_with_retry``), ``fallback`` (why a served model
+            answered unconstrained).
     """
 
     text: str
