@@ -229,7 +229,9 @@ def test_unsupported_schema_falls_back_to_a_relaxed_route(tiny_model: Any) -> No
     assert {g.route for g in gens} == {"relaxed:llguidance"}
     assert gens[0].extra["dropped"] == ["pattern"]
     compiled = tiny_model.compiler.compile(Constraint("json_schema", schema))
-    assert [route for route, _ in compiled.failures][:2] == ["llguidance", "outlines_core"]
+    # lenient llguidance is tried right after strict llguidance, before the slower strict backends
+    routes = [route for route, _ in compiled.failures]
+    assert routes[:3] == ["llguidance", "relaxed:llguidance", "outlines_core"]
     for g in gens:
         if g.finish_reason == "stop":  # the relaxed grammar still keeps the structure
             assert set(json.loads(g.text)) == {"code"}
@@ -311,3 +313,12 @@ def test_apply_bitmask_masks_exactly_the_zero_bits() -> None:
     out = apply_bitmask(scores, bitmask, skip=[1])
     assert torch.isfinite(out[0]).nonzero().flatten().tolist() == [0, 2]
     assert torch.isfinite(out[1]).all()  # skipped row untouched
+
+
+def test_lenient_llguidance_comes_before_other_strict_backends(tiny_model: Any) -> None:
+    # uniqueItems is refused by strict llguidance; lenient llguidance compiles it in milliseconds, while
+    # outlines_core would take seconds and ignore the keyword anyway
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
+    compiled = tiny_model.compiler.compile(Constraint("json_schema", schema))
+    assert compiled.route == "relaxed:llguidance"
+    assert [route for route, _ in compiled.failures] == ["llguidance"]

@@ -32,7 +32,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -422,6 +422,11 @@ class GrammarCompiler:
         failures: list[tuple[str, str]] = []
         prefix = "relaxed:" if constraint.relaxed else ""
         value = constraint.value
+        relaxations = (
+            iter(self._relaxations(value, failures))
+            if constraint.kind == "json_schema" and self.relax
+            else iter(())
+        )
         for backend in self.backends:
             if constraint.kind not in SUPPORTS[backend]:
                 continue
@@ -429,10 +434,23 @@ class GrammarCompiler:
                 artefact, vocab = self._compile_one(backend, constraint.kind, value)
             except _CompileFailure as exc:
                 failures.append((prefix + backend, str(exc)))
+                if backend == "llguidance" and constraint.kind == "json_schema" and self.relax:
+                    # Lenient llguidance compiles in milliseconds what strict llguidance refuses (unknown
+                    # keywords); the other strict backends can take seconds and drop the same keywords
+                    # silently, so it goes second (DESIGN.md: strict llguidance, then lenient, then the rest).
+                    dropped, schema, _ = next(relaxations)
+                    try:
+                        artefact, vocab = self._compile_one("llguidance", "json_schema", schema)
+                    except _CompileFailure as exc2:
+                        failures.append(("relaxed:llguidance", str(exc2)))
+                        continue
+                    return CompiledConstraint(
+                        "relaxed:llguidance", "llguidance", artefact, vocab, dropped, failures=tuple(failures)
+                    )
                 continue
             return CompiledConstraint(prefix + backend, backend, artefact, vocab, failures=tuple(failures))
         if constraint.kind == "json_schema" and self.relax:
-            for dropped, schema, backends in self._relaxations(value, _unimplemented(failures)):
+            for dropped, schema, backends in relaxations:
                 for backend in backends:
                     try:
                         artefact, vocab = self._compile_one(backend, "json_schema", schema)
@@ -450,14 +468,17 @@ class GrammarCompiler:
         )
 
     def _relaxations(
-        self, schema: Any, unimplemented: tuple[str, ...] = ()
-    ) -> Iterable[tuple[tuple[str, ...], Any, Sequence[str]]]:
-        """Relaxed schemas to try, loosest last: (dropped keywords, schema, backends)."""
+        self, schema: Any, failures: list[tuple[str, str]]
+    ) -> Iterator[tuple[tuple[str, ...], Any, Sequence[str]]]:
+        """Relaxed schemas to try, loosest last: (dropped keywords, schema, backends).
+
+        The first one (lenient llguidance) is taken lazily, so ``failures`` is read when it is reached.
+        """
         json_backends = [b for b in self.backends if "json_schema" in SUPPORTS[b]]
         if "llguidance" in json_backends and isinstance(schema, dict):
             lenient = dict(schema)
             lenient["x-guidance"] = {**dict(schema.get("x-guidance") or {}), "lenient": True}
-            yield unimplemented or ("*lenient*",), lenient, ["llguidance"]
+            yield _unimplemented(failures) or ("*lenient*",), lenient, ["llguidance"]
         drop: list[str] = []
         for group in RISKY_KEYWORDS:
             drop.extend(group)
