@@ -38,10 +38,8 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} has no JSON equivalent")
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return line, col
+#: Built once: ``json.loads`` with hooks would build a new decoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_no_constant)
 
 
 class JsonSpec(Spec):
@@ -87,7 +85,7 @@ class JsonSpec(Spec):
     # ------------------------------------------------------------------ checking
     def parse(self, text: str) -> Any:
         try:
-            value = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_no_constant)
+            value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             msg = exc.msg
             m = _NO_EQUIVALENT.match(text, exc.pos)
