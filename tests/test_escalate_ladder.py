@@ -65,8 +65,18 @@ class FakeHarness:
         self.trained: list[Path] = []
 
     def evaluate(
-        self, model: Any, ts: Any, strategies: list[str], *, split: str, limit: Any, seed: int, out_dir: Path
+        self,
+        model: Any,
+        ts: Any,
+        strategies: list[str],
+        *,
+        split: str,
+        limit: Any,
+        seed: int,
+        out_dir: Path,
+        command: str,
     ) -> Any:
+        assert command == "test"  # the ladder records its own command line in every report
         self.calls.append((list(strategies), split))
         metrics = {}
         for i, name in enumerate(strategies):

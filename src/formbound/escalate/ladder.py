@@ -266,9 +266,11 @@ def _default_train(
 
 
 def _distill(
-    evaluate_fn: EvaluateFn, model: Any, task_set: Any, strategy: str, out: Path, seed: int
+    evaluate_fn: EvaluateFn, model: Any, task_set: Any, strategy: str, out: Path, seed: int, command: str
 ) -> list[Distilled]:
-    report = evaluate_fn(model, task_set, [strategy], split="train", limit=None, seed=seed, out_dir=out)
+    report = evaluate_fn(
+        model, task_set, [strategy], split="train", limit=None, seed=seed, out_dir=out, command=command
+    )
     by_id = {t.id: t for t in task_set.tasks}
     out_items = []
     for rec in report.records_for(strategy):
@@ -368,7 +370,14 @@ def escalate(
     # 1. the cheap rungs
     t = time.perf_counter()
     base_report = run_eval(
-        model, task_set, list(strategies), split="test", limit=limit, seed=seed, out_dir=out / "baseline"
+        model,
+        task_set,
+        list(strategies),
+        split="test",
+        limit=limit,
+        seed=seed,
+        out_dir=out / "baseline",
+        command=meta["command"],
     )
     seconds["measure_cheap_rungs"] = round(time.perf_counter() - t, 1)
     numbers = _numbers(base_report)
@@ -415,7 +424,9 @@ def escalate(
     train_items = [it for it in task_set.tasks if it.split == "train"]
     if distill is None:
         distill = any(it.gold is None for it in train_items)
-    distilled = _distill(run_eval, model, task_set, best.strategy, out / "distill", seed) if distill else []
+    distilled = []
+    if distill:
+        distilled = _distill(run_eval, model, task_set, best.strategy, out / "distill", seed, meta["command"])
     card = build_dataset(
         task_set,
         out / "dataset" / "train.jsonl",
@@ -436,7 +447,14 @@ def escalate(
     t = time.perf_counter()
     names = [f"adapter:{adapter_dir}", f"adapter:{adapter_dir}+constrained"]
     adapter_report = run_eval(
-        model, task_set, names, split="test", limit=limit, seed=seed, out_dir=out / "adapter_eval"
+        model,
+        task_set,
+        names,
+        split="test",
+        limit=limit,
+        seed=seed,
+        out_dir=out / "adapter_eval",
+        command=meta["command"],
     )
     seconds["measure_adapter"] = round(time.perf_counter() - t, 1)
     adapter_numbers = _numbers(adapter_report)
@@ -552,7 +570,7 @@ def _markdown(d: Decision) -> str:
         ]
         if d.dataset.get("token_lengths"):
             tl = d.dataset["token_lengths"]["total"]
-            lines.append(f"; tokens per record {tl['min']}–{tl['max']} (mean {tl['mean']}).")
+            lines[-1] += f"; tokens per record {tl['min']}–{tl['max']} (mean {tl['mean']})."
     if d.training:
         t = d.training
         lines += [
