@@ -98,7 +98,9 @@ class FakeHarness:
             "training_config": {"r": 8},
         }
 
-    def regression(self, model: Any, adapter: Path, *, thresholds: Any = None) -> RegressionReport:
+    def regression(
+        self, model: Any, adapter: Path, *, thresholds: Any = None, spec: Any = None
+    ) -> RegressionReport:
         ratio = 1.5 if self.flags else 1.01
         return RegressionReport(
             base_ppl=10.0,
@@ -261,3 +263,24 @@ def test_regression_math() -> None:
     assert len(flags) == 2 and "1.200" in flags[0] and "0.30" in flags[1]
     with pytest.raises(ConfigError):
         RegressionThresholds(max_ppl_ratio=0.9)
+
+
+def test_format_leak_gates_and_overlap_is_report_only() -> None:
+    from formbound.escalate.regression import in_format
+
+    t = RegressionThresholds()
+    # a small model's answers drift (low overlap) without damage: no flag by default
+    _, mean, flags = judge(10.0, 10.1, [0.3, 0.4], t, base_leak=0.0, adapter_leak=0.1)
+    assert mean == pytest.approx(0.35) and flags == []
+    # answering general prompts in JSON is damage
+    _, _, flags = judge(10.0, 10.1, [0.9], t, base_leak=0.0, adapter_leak=0.5)
+    assert len(flags) == 1 and "trained format: 50%" in flags[0]
+    spec = Spec.json({"type": "object"})
+    assert in_format('{"name": "Paris"}', spec)
+    assert in_format("```json\n{}\n```", spec)
+    assert not in_format("The capital of France is Paris.", spec)
+    yspec = Spec.yaml({"type": "object"})
+    assert in_format("name: Paris\ncountry: France", yspec)
+    assert not in_format("Note: Paris is the capital.", yspec)
+    with pytest.raises(ConfigError):
+        RegressionThresholds(max_format_leak=1.5)

@@ -460,7 +460,7 @@ def escalate(
     adapter_numbers = _numbers(adapter_report)
 
     t = time.perf_counter()
-    regression = regression_fn(model, adapter_dir, thresholds=regression_thresholds)
+    regression = regression_fn(model, adapter_dir, thresholds=regression_thresholds, spec=task_set.spec)
     seconds["regression_check"] = round(time.perf_counter() - t, 1)
 
     candidate = best_rung(adapter_numbers)
@@ -479,8 +479,9 @@ def escalate(
         reasons += [f"regression: {flag}" for flag in regression.flags]
     else:
         reasons.append(
-            f"regression check passed: perplexity ×{regression.ppl_ratio:.3f}, "
-            f"general-answer overlap {regression.mean_overlap:.2f}"
+            f"regression check passed: perplexity ×{regression.ppl_ratio:.3f}, general answers in "
+            f"the trained format {regression.base_format_leak:.0%} → {regression.adapter_format_leak:.0%}, "
+            f"overlap with base answers {regression.mean_overlap:.2f}"
         )
     regressed = bool(regression.flags) and on_regression == "reject"
     promoted = wins and not regressed
