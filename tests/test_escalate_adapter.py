@@ -197,7 +197,8 @@ def test_config_checks() -> None:
 
 @pytest.mark.slow
 def test_two_process_training_under_accelerate_launch(tiny_tokenizer: Any, tmp_path: Path) -> None:
-    """`accelerate launch --num_processes 2` (CPU, gloo) runs the script unchanged, as good as one process."""
+    """`accelerate launch` with train/accelerate/cpu_2proc.yaml (2 processes, CPU, gloo) runs the script
+    unchanged and trains as well as one process."""
     from _tiny import tiny_model
 
     model_dir = tmp_path / "tiny"
@@ -228,15 +229,10 @@ def test_two_process_training_under_accelerate_launch(tiny_tokenizer: Any, tmp_p
             sys.executable,
             "-m",
             "accelerate.commands.launch",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
+            "--config_file",  # the shipped CPU config: 2 processes, gloo
+            str(script.parent / "accelerate" / "cpu_2proc.yaml"),
             "--dynamo_backend",
             "no",
-            "--multi_gpu",
             str(script),
             *common,
             "--out",
