@@ -170,6 +170,18 @@ def test_cheap_rung_losing_accuracy_does_not_count(task_set: Any, tmp_path: Path
     assert d.outcome != "cheap_rung"
 
 
+def test_accuracy_target_sends_a_valid_but_inaccurate_rung_to_training(task_set: Any, tmp_path: Path) -> None:
+    scores = {**BASE, "constrained": (10, 0.6, 0, 5)}
+    d = _run(FakeHarness(scores), task_set, tmp_path / "a")
+    assert d.outcome == "cheap_rung"  # validity alone: constrained is enough
+    harness = FakeHarness(scores, adapter=((10, 0.9), (10, 0.9)))
+    d = _run(harness, task_set, tmp_path / "b", accuracy_target=0.8)
+    assert d.outcome == "adapter_promoted" and len(harness.trained) == 1
+    assert any("under the accuracy target 80%" in r for r in d.reasons)
+    with pytest.raises(ConfigError, match="accuracy_target"):
+        _run(FakeHarness(scores), task_set, tmp_path / "c", accuracy_target=0.0)
+
+
 def test_missing_information_recommends_retrieval(task_set: Any, tmp_path: Path) -> None:
     harness = FakeHarness({**BASE, "constrained": (8, 0.4, 9, 1)})
     d = _run(harness, task_set, tmp_path)
@@ -242,6 +254,8 @@ def test_rung_rules() -> None:
     assert pick_cheap_rung(rungs, 0.9).strategy == "prompted"
     assert pick_cheap_rung(rungs, 1.0).strategy == "constrained"  # within the 2-point tolerance
     assert pick_cheap_rung(rungs, 1.0, tolerance=0.0) is None
+    assert pick_cheap_rung(rungs, 0.9, accuracy_target=0.5).strategy == "prompted"
+    assert pick_cheap_rung(rungs, 0.9, accuracy_target=0.6) is None
     assert best_rung(rungs).strategy == "constrained"
     assert best_rung([_n("a", 5, 0.5), _n("b", 5, 0.5)]).strategy == "a"  # tie: the cheaper
     assert adapter_wins(_n("ad", 10, 0.49), _n("c", 9, 0.5))[0]

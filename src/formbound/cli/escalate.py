@@ -24,6 +24,12 @@ __all__ = ["escalate_cmd"]
     help="Schema validity to reach on the test split.",
 )
 @click.option(
+    "--accuracy-target",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Field accuracy a cheap rung must also reach to stop the ladder (default: validity alone).",
+)
+@click.option(
     "--out",
     "out",
     required=True,
@@ -58,6 +64,7 @@ def escalate_cmd(
     model: str,
     tasks: str,
     target: float,
+    accuracy_target: float | None,
     out: str,
     limit: int | None,
     seed: int,
@@ -93,6 +100,7 @@ def escalate_cmd(
             load(model),
             tasks,
             target=target,
+            accuracy_target=accuracy_target,
             out_dir=out,
             force_train=force_train,
             limit=limit,

@@ -103,16 +103,21 @@ def rung_numbers(metrics: Any) -> RungNumbers:
 
 
 def pick_cheap_rung(
-    numbers: Sequence[RungNumbers], target: float, tolerance: float = 0.02
+    numbers: Sequence[RungNumbers],
+    target: float,
+    tolerance: float = 0.02,
+    accuracy_target: float | None = None,
 ) -> RungNumbers | None:
     """The cheapest rung (first in ``numbers``) with validity ≥ ``target`` and accuracy within
-    ``tolerance`` of the best accuracy measured — or None when no rung qualifies."""
+    ``tolerance`` of the best accuracy measured (and ≥ ``accuracy_target`` when one is set) — or None
+    when no rung qualifies."""
     if not numbers:
         return None
     best_accuracy = max(r.accuracy for r in numbers)
     for r in numbers:
         if r.validity >= target and r.accuracy >= best_accuracy - tolerance:
-            return r
+            if accuracy_target is None or r.accuracy >= accuracy_target:
+                return r
     return None
 
 
@@ -294,6 +299,7 @@ def escalate(
     augment: int = 64,
     distill: bool | None = None,
     accuracy_tolerance: float = 0.02,
+    accuracy_target: float | None = None,
     missing_share: float = 0.5,
     regression_thresholds: RegressionThresholds | None = None,
     on_regression: str = "reject",
@@ -319,6 +325,8 @@ def escalate(
         distill: Add the best rung's outputs on train inputs; ``None`` does so only for train items
             without gold (outputs matching gold would duplicate the gold records).
         accuracy_tolerance: Accuracy a rung may lose (absolute) and still count as "without losing accuracy".
+        accuracy_target: Field accuracy a cheap rung must also reach to stop the ladder (None: validity
+            alone decides). Valid-but-wrong answers are what fine-tuning fixes and constraints cannot.
         missing_share: Share of failures from missing information above which retrieval is recommended.
         regression_thresholds: Limits of the regression check.
         on_regression: ``"reject"`` (an adapter past the thresholds is not promoted) or ``"flag"``
@@ -332,6 +340,8 @@ def escalate(
     """
     if not 0 < target <= 1:
         raise ConfigError(f"target is a share of valid answers in (0, 1], got {target}")
+    if accuracy_target is not None and not 0 < accuracy_target <= 1:
+        raise ConfigError(f"accuracy_target is a share in (0, 1], got {accuracy_target}")
     if on_regression not in ("reject", "flag"):
         raise ConfigError(f"on_regression must be 'reject' or 'flag', got {on_regression!r}")
     if evaluate_fn is None:
@@ -354,6 +364,7 @@ def escalate(
         "task_set": getattr(task_set, "name", str(task_set)),
         "spec_hash": task_set.spec.hash,
         "split": "test",
+        "accuracy_target": accuracy_target,
         "limit": limit,
         "seed": seed,
         "strategies": list(strategies),
@@ -385,7 +396,7 @@ def escalate(
     best = best_rung(numbers)
     causes = failure_causes(best)
     reasons: list[str] = []
-    cheap = pick_cheap_rung(numbers, target, accuracy_tolerance)
+    cheap = pick_cheap_rung(numbers, target, accuracy_tolerance, accuracy_target)
     if cheap is not None:
         reasons.append(
             f"`{cheap.strategy}` reaches {cheap.validity:.0%} schema validity ({cheap.valid}/{cheap.n}) "
@@ -396,6 +407,12 @@ def escalate(
             return finish(
                 Decision("cheap_rung", cheap.strategy, reasons, target, baseline, failure_causes=causes)
             )
+    elif accuracy_target is not None and any(r.validity >= target for r in numbers):
+        top = max((r for r in numbers if r.validity >= target), key=lambda r: r.accuracy)
+        reasons.append(
+            f"`{top.strategy}` reaches {top.validity:.0%} schema validity ({top.valid}/{top.n}) but its "
+            f"field accuracy {top.accuracy:.0%} is under the accuracy target {accuracy_target:.0%}"
+        )
     else:
         reasons.append(
             f"no cheap rung reaches {target:.0%} schema validity without losing accuracy; best is "
