@@ -50,3 +50,20 @@ def tiny_model_dir(tmp_path: Path, tiny_tokenizer: Any) -> Path:
     tiny_model().save_pretrained(folder)
     tiny_tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Any:
+    """The embedded default model (SmolLM2-135M-Instruct), loaded once for the real_model tests."""
+    pytest.importorskip("transformers")
+    from formbound.models import load
+    from formbound.models.default import find_gguf
+
+    try:
+        find_gguf()
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    import torch
+
+    torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster
+    return load("default", device="cpu")

@@ -47,22 +47,6 @@ TASKS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def default_model() -> Any:
-    pytest.importorskip("transformers")
-    from formbound.models import load
-    from formbound.models.default import find_gguf
-
-    try:
-        find_gguf()
-    except ImportError as exc:
-        pytest.skip(str(exc))
-    import torch
-
-    torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster
-    return load("default", device="cpu")
-
-
 def test_end_of_turn_is_eos_and_pad(default_model: Any) -> None:
     tok = default_model.tokenizer
     assert tok.eos_token == tok.pad_token == "<|im_end|>"

@@ -230,9 +230,35 @@ def test_constraint_is_a_lark_grammar_with_unenforced_keywords() -> None:
     assert isinstance(constraint, Constraint)
     assert constraint.kind == "lark"
     assert constraint.value.startswith("start:")
-    assert set(constraint.unenforced) == {"pattern", "minimum", "multipleOf", "uniqueItems", "oneOf"}
+    assert set(constraint.unenforced) == {"minimum", "multipleOf", "uniqueItems", "oneOf"}
     assert YamlSpec(schema).unenforced == constraint.unenforced
     assert YamlSpec(SCHEMAS["nested"]).unenforced == ()
+    lookahead = {
+        "type": "object",
+        "properties": {"p": {"type": "string", "pattern": "^(?=.*[0-9])[a-z0-9]+$"}},
+    }
+    assert YamlSpec(lookahead).unenforced == ("pattern",)  # no lookaround in the grammar engine
+
+
+def test_patterns_are_enforced_by_the_grammar() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "zip": {"type": "string", "pattern": "^[0-9]{5}$"},  # digits: must come out quoted
+            "slug": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,10}$"},
+            "code": {"type": "string", "pattern": "[0-9]{3}", "maxLength": 12},  # a search, unanchored
+        },
+        "required": ["zip", "slug", "code"],
+        "additionalProperties": False,
+    }
+    import llguidance
+
+    spec = YamlSpec(schema)
+    grammar = llguidance.LLMatcher.grammar_from_lark(spec.constraint().value)
+    finished = [text for text, done in random_walk(grammar, n=30, max_tokens=200, seed=3) if done]
+    assert len(finished) >= 10
+    for text in finished:
+        enforce(text, spec, repair=False)  # raises if a pattern were broken
 
 
 def test_default_bounds_stop_runaway_strings_and_arrays() -> None:

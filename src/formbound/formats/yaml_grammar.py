@@ -28,6 +28,7 @@ accepts (the keywords it cannot express are returned as ``unenforced``, and post
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = [
@@ -155,6 +156,32 @@ def _types(node: dict[str, Any]) -> list[str]:
     if types and node.get("nullable") is True and "null" not in types:
         types.append("null")
     return types
+
+
+# Regex features the grammar engine does not have (lookaround, backreferences): such a pattern is left
+# to post-validation.
+_UNSUPPORTED_REGEX = re.compile(r"\(\?[=!<]|\\[1-9]|\\[pP]\{|\(\?P?<[A-Za-z]")
+
+
+def _pattern_regex(pattern: Any) -> str | None:
+    """A JSON Schema ``pattern`` (a search, unanchored unless it says so) as a full-match regex for a
+    grammar terminal, or None when the grammar cannot express it."""
+    if not isinstance(pattern, str) or not pattern or _UNSUPPORTED_REGEX.search(pattern):
+        return None
+    try:
+        re.compile(pattern)
+    except re.error:
+        return None
+    body = pattern
+    anchored_start = body.startswith("^")
+    anchored_end = body.endswith("$") and not body.endswith("\\$")
+    body = body[1 if anchored_start else 0 : len(body) - 1 if anchored_end else len(body)]
+    body = f"(?:{body})"
+    if not anchored_start:
+        body = ".*" + body
+    if not anchored_end:
+        body += ".*"
+    return body.replace("/", "\\/")
 
 
 class _Builder:
@@ -345,8 +372,9 @@ class _Builder:
         return self._lexeme(f'/"({_DQ_CHAR}|{_DQ_ESCAPE}){{{lo},{hi}}}"/')
 
     def _string(self, schema: dict[str, Any], flow: bool) -> str:
+        pattern = _pattern_regex(schema.get("pattern"))
         for kw in ("pattern", "format", "contentSchema"):
-            if kw in schema:
+            if kw in schema and not (kw == "pattern" and pattern is not None):
                 self.unenforced.add(kw)
         lo = schema.get("minLength", 0)
         hi = schema.get("maxLength", self.max_string_length)
@@ -355,13 +383,19 @@ class _Builder:
         hi = max(hi, lo)
         if hi == 0:
             return '"\\"\\""'
-        quoted = self._quoted(lo, hi)
+        if pattern is not None:
+            # the whole quoted token, unescaped characters only, whose content matches the pattern
+            quoted = self._lexeme(f'/"{_DQ_CHAR}{{{lo},{hi}}}"/ & /"(?:{pattern})"/')
+        else:
+            quoted = self._quoted(lo, hi)
         if flow:
             return quoted
         reserved = "|".join(PLAIN_RESERVED)
         rest = _PLAIN_REST.replace("/", "\\/")
+        with_pattern = f" & /{pattern}/" if pattern is not None else ""
         plain = self._lexeme(
             f"/[{_PLAIN_FIRST}][{rest}]{{{max(lo - 1, 0)},{hi - 1}}}/ & /(.*[^ ])?/ & ~/({reserved})/"
+            + with_pattern
         )
         return f"{plain} | {quoted}"
 
