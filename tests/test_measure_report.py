@@ -49,6 +49,7 @@ def test_report_files(run_dir: Path) -> None:
     for chart in ("validity.png", "latency.png"):
         assert (run_dir / chart).read_bytes().startswith(PNG)
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert (run_dir / "report.md").stat().st_mode & 0o044  # readable by others, unlike a bare mkstemp file
 
 
 def test_render_rebuilds_from_report_json(run_dir: Path) -> None:

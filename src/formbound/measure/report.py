@@ -24,12 +24,22 @@ CHARTS = ("validity.png", "latency.png")
 
 
 # --------------------------------------------------------------------------------------------- io
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; reports are meant to be read by others
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
