@@ -121,3 +121,28 @@ def test_spec_json_description(tmp_path: Path) -> None:
     (tmp_path / "spec.json").write_text(json.dumps({"format": "yaml", "schema": "schema.json"}))
     code, out, _ = run("check", "--spec", str(tmp_path / "spec.json"), input="count: 2")
     assert code == 0 and out.strip() == "count: 2"
+
+
+def test_model_options_route_to_the_right_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    from formbound import ConfigError
+    from formbound.cli import _model_options
+
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr("formbound.models.load", lambda name, **kw: calls.append((name, kw)) or name)
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    _model_options.load_model("openai:m", "http://127.0.0.1:1/v1", "MY_KEY", None)
+    _model_options.load_model("default", None, "MY_KEY", "outlines_core")
+    assert calls == [
+        ("openai:m", {"base_url": "http://127.0.0.1:1/v1", "api_key": "sk-test"}),
+        ("default", {"backend": "outlines_core"}),
+    ]
+    with pytest.raises(ConfigError, match="--base-url applies to openai"):
+        _model_options.load_model("default", "http://x", "MY_KEY", None)
+    with pytest.raises(ConfigError, match="--backend applies to in-process"):
+        _model_options.load_model("openai:m", None, "MY_KEY", "llguidance")
+
+
+def test_eval_and_escalate_accept_model_options() -> None:
+    for cmd in ("eval", "escalate"):
+        code, out, _ = run(cmd, "--help")
+        assert code == 0 and "--base-url" in out and "--api-key-env" in out and "--backend" in out

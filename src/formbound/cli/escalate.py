@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
 __all__ = ["escalate_cmd"]
@@ -60,6 +61,7 @@ __all__ = ["escalate_cmd"]
 @click.option("--rank", type=click.IntRange(min=1), default=None, help="LoRA rank.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Examples per optimizer step.")
 @click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
+@model_options
 def escalate_cmd(
     model: str,
     tasks: str,
@@ -77,13 +79,15 @@ def escalate_cmd(
     rank: int | None,
     batch_size: int | None,
     on_regression: str,
+    base_url: str | None,
+    api_key_env: str,
+    backend: str | None,
 ) -> None:
     """Measure the cheap rungs; train, measure and judge a LoRA adapter when they fall short.
 
     Writes OUT/decision.md and OUT/decision.json and prints the decision.
     """
     from formbound.escalate import TrainConfig, escalate
-    from formbound.models import load
 
     overrides: dict[str, Any] = {
         "epochs": epochs,
@@ -97,7 +101,7 @@ def escalate_cmd(
         if rank is not None:
             config.lora_alpha = 2 * rank
         decision = escalate(
-            load(model),
+            load_model(model, base_url, api_key_env, backend),
             tasks,
             target=target,
             accuracy_target=accuracy_target,

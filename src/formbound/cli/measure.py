@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
 __all__ = ["eval_cmd", "report_cmd"]
@@ -44,6 +45,7 @@ def _command_line() -> str:
     help="Prompts per generate call (default: 1 on CPU, 8 else).",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@model_options
 def eval_cmd(
     model: str,
     tasks: str,
@@ -55,13 +57,16 @@ def eval_cmd(
     max_new_tokens: int | None,
     batch_size: int | None,
     progress: bool,
+    base_url: str | None,
+    api_key_env: str,
+    backend: str | None,
 ) -> None:
     """Measure strategies of a model on a task set; write OUT/report.{json,md} and charts."""
     from formbound.measure import evaluate
 
     try:
         report = evaluate(
-            model,
+            load_model(model, base_url, api_key_env, backend),
             tasks,
             strategies,
             split=split,
