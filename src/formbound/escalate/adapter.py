@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, DependencyError
-from formbound.escalate.dataset import file_sha256, load_records, write_atomic
+from formbound.escalate.dataset import file_sha256, load_records
 
 __all__ = [
     "METADATA_FILE",

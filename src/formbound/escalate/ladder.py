@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, DependencyError
 from formbound.escalate.adapter import TrainConfig, train_adapter
-from formbound.escalate.dataset import Distilled, build_dataset, write_atomic
+from formbound.escalate.dataset import Distilled, build_dataset
 from formbound.escalate.regression import RegressionThresholds, regression_check
 
 __all__ = [

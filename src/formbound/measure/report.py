@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from formbound._atomic import write_atomic
 from formbound.errors import ConfigError
 from formbound.measure.metrics import Rate, StrategyMetrics
 from formbound.measure.records import EvalReport
@@ -24,34 +24,11 @@ CHARTS = ("validity.png", "latency.png")
 
 
 # --------------------------------------------------------------------------------------------- io
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; reports are meant to be read by others
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def _write_text(path: Path, text: str) -> Path:
     def write(p: Path) -> None:
         p.write_text(text, encoding="utf-8")
 
-    return _atomic_write(path, write)
+    return write_atomic(path, write)
 
 
 def load_report(folder: str | os.PathLike[str]) -> EvalReport:
@@ -249,7 +226,7 @@ def _validity_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> No
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -280,7 +257,7 @@ def _latency_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> Non
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
 
 
