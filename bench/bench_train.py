@@ -85,7 +85,7 @@ def _child(kind: str, dataset: str, out: str, steps: int, batch: int, conn: Conn
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
-            final = float(loss)
+            final = float(loss.detach())
         seconds = time.perf_counter() - start
     conn.send(
         {
