@@ -73,3 +73,24 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def contacts_prompts(count: int) -> tuple[Any, list[list[dict[str, str]]]]:
+    """The contacts spec and ``count`` chat prompts from its tasks, the same for every route compared."""
+    import json
+    from pathlib import Path
+
+    import formbound as fb
+
+    folder = Path(ROOT) / "schemas" / "contacts"
+    data = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
+    instruction = data.pop("task")["instruction"]
+    spec = fb.Spec.from_dict(data, base_dir=folder)
+    lines = (folder / "tasks.jsonl").read_text(encoding="utf-8").splitlines()[:count]
+    shape = spec.render_schema()
+    out = [
+        [{"role": "user", "content": f"{instruction} Answer with JSON only, shaped like:\n{shape}\n\n"
+          f"Text:\n{json.loads(line)['input']}"}]
+        for line in lines
+    ]  # fmt: skip
+    return spec, out

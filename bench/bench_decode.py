@@ -25,28 +25,11 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from _common import ROOT, machine, table
+from _common import contacts_prompts, machine, table
 
 import formbound as fb
-
-SET = Path(ROOT) / "schemas" / "contacts"
-
-
-def prompts(count: int) -> tuple[fb.Spec, list[list[dict[str, str]]]]:
-    data = json.loads((SET / "spec.json").read_text(encoding="utf-8"))
-    instruction = data.pop("task")["instruction"]
-    spec = fb.Spec.from_dict(data, base_dir=SET)
-    lines = (SET / "tasks.jsonl").read_text(encoding="utf-8").splitlines()[:count]
-    shape = spec.render_schema()
-    out = [
-        [{"role": "user", "content": f"{instruction} Answer with JSON only, shaped like:\n{shape}\n\n"
-          f"Text:\n{json.loads(line)['input']}"}]
-        for line in lines
-    ]  # fmt: skip
-    return spec, out
 
 
 def main() -> None:
@@ -68,7 +51,7 @@ def main() -> None:
     from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, _with_llg_whitespace
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    spec, chats = prompts(args.prompts)
+    spec, chats = contacts_prompts(args.prompts)
     constraint = spec.constraint()
     model = load("default")
     tok = model.tokenizer
