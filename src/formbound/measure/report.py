@@ -204,21 +204,40 @@ def _rate_bars(ax: Any, x: float, rate: Rate, width: float, label: str, color: s
     ax.bar([x], [value], width, yerr=err, capsize=3, label=label, color=color)
 
 
+def _column_label(tag: str, name: str) -> str:
+    """``adapter:runs/x/adapter+constrained`` → ``adapter (adapter)\n+constrained``: paths overflow a tick."""
+    if name.startswith("adapter:"):
+        path, plus, rest = name[len("adapter:") :].partition("+")
+        name = f"adapter ({Path(path).name})" + (f"\n+{rest}" if plus else "")
+    return f"{tag}\n{name}" if tag else name
+
+
 def _validity_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> None:
     plt = _plt()
     series = [
         ("syntax valid", "syntax_valid", "#9ecae1"),
         ("schema valid", "schema_valid", "#3182bd"),
-        ("accuracy", "correct", "#31a354"),
+        ("whole answer right", "correct", "#31a354"),
     ]
     columns = [(tag, name, rep.metrics[name]) for tag, rep in reports for name in rep.strategies]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(columns) + 2), 4.2))
-    width = 0.8 / len(series)
+    with_fields = any(m.field_accuracy is not None for _, _, m in columns)
+    slots = len(series) + int(with_fields)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(columns) + 2), 4.4))
+    width = 0.8 / slots
+    offset = (slots - 1) / 2
     for i, (_tag, _name, m) in enumerate(columns):
         for j, (label, attr, color) in enumerate(series):
-            _rate_bars(ax, i + (j - 1) * width, getattr(m, attr), width, label if i == 0 else "_", color)
+            _rate_bars(ax, i + (j - offset) * width, getattr(m, attr), width, label if i == 0 else "_", color)
+        if with_fields:  # a share of fields, not of items: no interval
+            ax.bar(
+                [i + (len(series) - offset) * width],
+                [m.field_accuracy or 0.0],
+                width,
+                label="field accuracy" if i == 0 else "_",
+                color="#a1d99b",
+            )
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([f"{tag}\n{name}" if tag else name for tag, name, _ in columns], fontsize=8)
+    ax.set_xticklabels([_column_label(tag, name) for tag, name, _ in columns], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of items (95% Wilson interval)")
     first = reports[0][1]
@@ -251,7 +270,7 @@ def _latency_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> Non
         color="#e6550d",
     )
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{tag}\n{name}" if tag else name for tag, name, _ in columns], fontsize=8)
+    ax.set_xticklabels([_column_label(tag, name) for tag, name, _ in columns], fontsize=8)
     ax.set_ylabel("seconds per item")
     ax.set_title("latency per strategy")
     ax.legend(fontsize=8)
