@@ -243,3 +243,29 @@ def test_cached_records_are_announced_as_cached(task_dir: Path, tmp_path: Path) 
     hooks.on("record", lambda record, cached: flags.append(cached))
     evaluate(FakeModel(), task_dir, "raw", out_dir=tmp_path / "run", progress=False, hooks=hooks)
     assert flags == [True] * 4
+
+
+class _WorseOnReask(FakeModel):
+    """First answer: valid JSON with one schema problem; every re-ask: the same broken text."""
+
+    def generate(self, prompts, **kw):  # type: ignore[no-untyped-def]
+        from formbound.models.base import Generation
+
+        self.calls.append({"n": len(prompts)})
+        out = []
+        for p in prompts:
+            reask = isinstance(p, list) and p[-1]["content"].startswith("Your previous answer was rejected")
+            text = "Your previous answer was rejected" if reask else '{"name": "Ada", "age": "36"}'
+            out.append(Generation(text, 10, 5, 0.01, "stop"))
+        return out
+
+
+def test_reask_keeps_the_best_attempt_and_stops_when_the_model_repeats(tmp_path: Path) -> None:
+    task_dir = write_task_set(tmp_path / "ts")
+    model = _WorseOnReask()
+    report = evaluate(model, task_dir, ["reask:3"], limit=1, progress=False)
+    (rec,) = report.records_for("reask:3")
+    # attempt 0 (schema error), attempt 1 (syntax error), attempt 2 repeats attempt 1: stop there
+    assert len(rec.texts) == 3 and len(model.calls) == 3
+    assert rec.error is not None and rec.error["stage"] == "schema"  # the better, first answer
+    assert rec.syntax_valid

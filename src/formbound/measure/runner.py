@@ -255,8 +255,10 @@ def _run_batch(
         from formbound.prompts import reask_messages
 
         conversations = {id(it): it.messages for it in batch}
+        best = {id(it): (_attempt_rank(task_set, it), it.result, it.error) for it in batch}
+        stuck: set[int] = set()
         for attempt in range(1, strategy.reasks + 1):
-            failing = [it for it in batch if it.error is not None]
+            failing = [it for it in batch if it.error is not None and id(it) not in stuck]
             if not failing:
                 break
             prompts = []
@@ -268,7 +270,24 @@ def _run_batch(
             ask(failing, prompts, attempt=attempt)
             for it in failing:
                 _judge(task_set, strategy, it)
+                if it.texts[-1] in it.texts[:-1]:
+                    stuck.add(id(it))  # greedy decoding repeats itself: asking again changes nothing
+                progress = _attempt_rank(task_set, it)
+                if progress > best[id(it)][0]:
+                    best[id(it)] = (progress, it.result, it.error)
+        for it in batch:
+            # the answer handed on is the best attempt, not the last: a re-ask can make an answer worse
+            _, it.result, it.error = best[id(it)]
     return [_record(task_set, strategy, it) for it in batch]
+
+
+def _attempt_rank(task_set: TaskSet, item: _Item) -> tuple[int, int]:
+    """How far an attempt got: valid beats any error; a later stage and fewer problems beat earlier."""
+    if item.error is None:
+        return (len(task_set.spec.stages) + 1, 0)
+    stages = task_set.spec.stages
+    rank = stages.index(item.error.stage) if item.error.stage in stages else len(stages)
+    return (rank, -len(item.error.errors))
 
 
 def _select(task_set: TaskSet, split: str, limit: int | None, seed: int) -> list[Task]:
