@@ -269,3 +269,4 @@ def test_reask_keeps_the_best_attempt_and_stops_when_the_model_repeats(tmp_path:
     assert len(rec.texts) == 3 and len(model.calls) == 3
     assert rec.error is not None and rec.error["stage"] == "schema"  # the better, first answer
     assert rec.syntax_valid
+    assert rec.final_text == '{"name": "Ada", "age": "36"}' and rec.chosen == -3

@@ -272,7 +272,7 @@ def error_taxonomy(records: Iterable[Record], top: int = 8, excerpt: int = 160) 
     rows = []
     for (stage, kind), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
         rec = first[(stage, kind)]
-        text = rec.texts[-1] if rec.texts else ""
+        text = rec.final_text
         if len(text) > excerpt:
             text = text[:excerpt] + "…"
         rows.append(ErrorKind(stage, kind, n, rec.task_id, str((rec.error or {}).get("message", "")), text))

@@ -31,6 +31,8 @@ class Record:
         schema_valid: The final text passed every check of the spec.
         repairs: Repairs applied to the final text.
         error: ``{"stage", "kind", "message", "path"}`` of the final failure, or ``None``.
+        chosen: Index in ``texts`` of the attempt handed on (``-1``: the last; a re-ask loop hands on
+            its best attempt).
         value: The answer as JSON data (canonical SQL text for SQL specs), or ``None`` when invalid.
         correct: Whole-answer match with gold (exact object / same query result); ``None`` unscored.
         fields: Per-leaf matches for JSON/YAML answers (``None`` for SQL).
@@ -55,11 +57,17 @@ class Record:
     correct: bool | None = None
     fields: dict[str, bool] | None = None
     wrong: list[dict[str, Any]] = field(default_factory=list)
+    chosen: int = -1
 
     @property
     def truncated(self) -> bool:
-        """The final generation stopped at the token limit."""
-        return bool(self.finish_reasons) and self.finish_reasons[-1] == "length"
+        """The generation handed on (see ``chosen``) stopped at the token limit."""
+        return bool(self.finish_reasons) and self.finish_reasons[self.chosen] == "length"
+
+    @property
+    def final_text(self) -> str:
+        """The text of the attempt handed on: the best of a re-ask loop, not always the last."""
+        return self.texts[self.chosen] if self.texts else ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

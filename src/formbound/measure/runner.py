@@ -130,6 +130,7 @@ class _Item:
     route: str | None = None
     error: EnforcementError | None = None
     result: Any = None
+    chosen: int = -1
 
 
 def _judge(task_set: TaskSet, strategy: Strategy, item: _Item) -> None:
@@ -153,6 +154,7 @@ def _record(task_set: TaskSet, strategy: Strategy, item: _Item) -> Record:
         seconds=item.seconds,
         reasks=len(item.texts) - 1,
         route=item.route,
+        chosen=item.chosen if item.chosen < 0 else item.chosen - len(item.texts),
     )
     if item.error is None:
         rec.syntax_valid = rec.schema_valid = True
@@ -255,7 +257,7 @@ def _run_batch(
         from formbound.prompts import reask_messages
 
         conversations = {id(it): it.messages for it in batch}
-        best = {id(it): (_attempt_rank(task_set, it), it.result, it.error) for it in batch}
+        best = {id(it): (_attempt_rank(task_set, it), it.result, it.error, 0) for it in batch}
         stuck: set[int] = set()
         for attempt in range(1, strategy.reasks + 1):
             failing = [it for it in batch if it.error is not None and id(it) not in stuck]
@@ -274,10 +276,10 @@ def _run_batch(
                     stuck.add(id(it))  # greedy decoding repeats itself: asking again changes nothing
                 progress = _attempt_rank(task_set, it)
                 if progress > best[id(it)][0]:
-                    best[id(it)] = (progress, it.result, it.error)
+                    best[id(it)] = (progress, it.result, it.error, len(it.texts) - 1)
         for it in batch:
             # the answer handed on is the best attempt, not the last: a re-ask can make an answer worse
-            _, it.result, it.error = best[id(it)]
+            _, it.result, it.error, it.chosen = best[id(it)]
     return [_record(task_set, strategy, it) for it in batch]
 
 
