@@ -25,7 +25,6 @@ __all__ = [
     "SchemaValidator",
     "grammar_schema",
     "json_pointer",
-    "max_depth",
 ]
 
 #: Keywords grammar backends do not enforce while decoding; post-validation still checks them.
@@ -51,33 +50,12 @@ UNENFORCED_KEYWORDS = frozenset(
 )
 #: Most errors reported per validation (a 10,000-item array of wrong types is not 10,000 messages).
 MAX_ERRORS = 50
-#: Nesting deeper than this is rejected before validation (validators recurse).
-MAX_DEPTH = 100
 _MAX_MESSAGE = 300
 
 
 def json_pointer(parts: Any) -> str:
     """RFC 6901 pointer for a sequence of keys/indices (``""`` is the root)."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def max_depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of ``value`` (iterative, stops counting past ``limit``)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((c, depth + 1) for c in children)
-    return deepest
 
 
 def _short(msg: str) -> str:
