@@ -423,3 +423,30 @@ def test_fuzz_enforce_returns_a_result_or_raises_enforcement_error(text: str) ->
         return
     assert isinstance(result, Result)
     assert isinstance(result.value, exp.Query)
+
+
+def test_a_query_repeated_until_the_token_limit_is_repaired_to_one() -> None:
+    from formbound import Spec, enforce
+
+    spec = Spec.sql(ddl="CREATE TABLE t (a INTEGER, b TEXT);")
+    r = enforce("SELECT a FROM t WHERE b = 'x';\nSELECT a FROM t WHERE b = 'x';\nSELECT a FROM t WH", spec)
+    assert r.repairs == ("repeated_statement",)
+    assert r.text == "SELECT a FROM t WHERE b = 'x'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT a FROM t; DROP TABLE t",
+        "SELECT a FROM t; SELECT a FROM t; DROP TABLE t",
+        "SELECT a FROM t; SELECT b FROM t",
+        "SELECT a FROM t; DELETE FROM t; SELECT a FROM t",
+    ],
+)
+def test_repeat_repair_never_hides_another_statement(text: str) -> None:
+    from formbound import EnforcementError, Spec, enforce
+
+    spec = Spec.sql(ddl="CREATE TABLE t (a INTEGER, b TEXT);")
+    with pytest.raises(EnforcementError) as info:
+        enforce(text, spec)
+    assert info.value.stage == "policy"

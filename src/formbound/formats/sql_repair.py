@@ -55,6 +55,20 @@ def _semicolon(text: str) -> str | None:
     return fixed if fixed != body else None
 
 
+def _repeated(text: str) -> str | None:
+    """The query when a model wrote the same query again and again (greedy decoding loops), possibly cut
+    off by the token limit in a last copy. Only exact repeats qualify, so no other statement — a write
+    above all — can hide behind the first one."""
+    chunks = [" ".join(c.split()) for c in text.split(";")]
+    chunks = [c for c in chunks if c]
+    if len(chunks) < 2:
+        return None
+    first, middle, last = chunks[0], chunks[1:-1], chunks[-1]
+    if all(c == first for c in middle) and first.startswith(last):
+        return first + ";"
+    return None
+
+
 def _statement_end(text: str) -> int | None:
     """Index just past the first ``;`` outside quotes and comments, or None."""
     i, n = 0, len(text)
@@ -186,6 +200,7 @@ def candidates(text: str, dialect: str) -> Iterator[Candidate]:
         ("strip_fence", _strip_fence),
         ("strip_label", _strip_label),
         ("semicolon", _semicolon),
+        ("repeated_statement", _repeated),
     ):
         fixed = step(current)
         if fixed is not None and fixed != current:
