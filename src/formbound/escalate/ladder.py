@@ -379,20 +379,24 @@ def escalate(
         _write(decision, out)
         return decision
 
+    def measure(names: list[str], folder: str, step: str) -> list[RungNumbers]:
+        """The same harness for every rung, on the same test items; timed as ``step``."""
+        t = time.perf_counter()
+        report = run_eval(
+            model,
+            task_set,
+            names,
+            split="test",
+            limit=limit,
+            seed=seed,
+            out_dir=out / folder,
+            command=meta["command"],
+        )
+        seconds[step] = round(time.perf_counter() - t, 1)
+        return _numbers(report)
+
     # 1. the cheap rungs
-    t = time.perf_counter()
-    base_report = run_eval(
-        model,
-        task_set,
-        list(strategies),
-        split="test",
-        limit=limit,
-        seed=seed,
-        out_dir=out / "baseline",
-        command=meta["command"],
-    )
-    seconds["measure_cheap_rungs"] = round(time.perf_counter() - t, 1)
-    numbers = _numbers(base_report)
+    numbers = measure(list(strategies), "baseline", "measure_cheap_rungs")
     baseline = {r.strategy: r.to_dict() for r in numbers}
     best = best_rung(numbers)
     causes = failure_causes(best)
@@ -462,20 +466,8 @@ def escalate(
     )
     seconds["train_adapter"] = round(time.perf_counter() - t, 1)
 
-    t = time.perf_counter()
     names = [f"adapter:{adapter_dir}", f"adapter:{adapter_dir}+constrained"]
-    adapter_report = run_eval(
-        model,
-        task_set,
-        names,
-        split="test",
-        limit=limit,
-        seed=seed,
-        out_dir=out / "adapter_eval",
-        command=meta["command"],
-    )
-    seconds["measure_adapter"] = round(time.perf_counter() - t, 1)
-    adapter_numbers = _numbers(adapter_report)
+    adapter_numbers = measure(names, "adapter_eval", "measure_adapter")
 
     t = time.perf_counter()
     regression = regression_fn(model, adapter_dir, thresholds=regression_thresholds, spec=task_set.spec)
