@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from _measure_fakes import TASKS, write_task_set
+from formbound._util import cache_root
 from formbound.errors import ConfigError, SpecError
 from formbound.measure import RUNGS, load_task_set, parse_strategies, parse_strategy
 from formbound.measure.strategies import DEFAULT_REASKS, choose_examples
-from formbound.measure.tasks import DEFAULT_INSTRUCTIONS, cache_dir
+from formbound.measure.tasks import DEFAULT_INSTRUCTIONS
 
 
 def test_load_task_set(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ def test_sql_database_is_built_once_into_the_cache(tmp_path: Path, monkeypatch: 
     (folder / "tasks.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     ts = load_task_set(folder)
     db = ts.database
-    assert db is not None and db.exists() and db.parent.parent == cache_dir()
+    assert db is not None and db.exists() and db.parent.parent == cache_root()
     assert load_task_set(folder).database == db  # same content, same file
     assert ts.check() == []
     (folder / "data.sql").write_text("INSERT INTO items VALUES (1, 'pen', 1.5);\n")

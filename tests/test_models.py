@@ -86,7 +86,7 @@ def test_missing_default_package_names_the_install_command(monkeypatch: pytest.M
 
 
 def test_cache_root_honours_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from formbound.models.default import cache_root
+    from formbound._util import cache_root
 
     monkeypatch.setenv("FORMBOUND_CACHE", str(tmp_path / "c"))
     assert cache_root() == tmp_path / "c"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from formbound._atomic import write_atomic
+from formbound._util import versions
 from formbound.errors import ConfigError, DependencyError
 from formbound.escalate.dataset import file_sha256, load_records
 
@@ -443,7 +444,7 @@ def train_adapter(
             "mixed_precision": accelerator.mixed_precision,
             "metrics": metrics,
             "formbound_version": __version__,
-            "versions": _versions(),
+            "versions": versions(),
             **(extra_metadata or {}),
         }
         if accelerator.is_main_process:
@@ -454,18 +455,6 @@ def train_adapter(
         peft_model.unload()
         model.config.use_cache = use_cache
         model.train(was_training)
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for name in ("torch", "transformers", "peft", "accelerate"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return out
 
 
 def _publish(model: Any, work: Path, out: Path, metadata: dict[str, Any], keep_work: bool) -> None:

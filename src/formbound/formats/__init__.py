@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import TYPE_CHECKING
 
+from formbound._util import suggest
 from formbound.errors import SpecError
 
 if TYPE_CHECKING:
-    from formbound.spec import Spec
+    from formbound.formats.base import Spec
 
-__all__ = ["FORMATS", "get_format", "suggest"]
+__all__ = ["FORMATS", "get_format"]
 
 #: format name -> "module:class"
 FORMATS: dict[str, str] = {
@@ -19,15 +19,6 @@ FORMATS: dict[str, str] = {
     "yaml": "formbound.formats.yaml:YamlSpec",
     "sql": "formbound.formats.sql:SqlSpec",
 }
-
-
-def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    """The closest of ``choices`` to ``name``, or None."""
-    match = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
-    if not match:
-        return None
-    lowered = {c.lower(): c for c in choices}
-    return lowered[match[0]]
 
 
 def get_format(name: str) -> type[Spec]:

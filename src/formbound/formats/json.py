@@ -10,9 +10,9 @@ from typing import Any
 
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
+from formbound.formats.base import Candidate, Spec
 from formbound.formats.json_repair import json_candidates
 from formbound.formats.schema import SchemaValidator, grammar_schema
-from formbound.spec import Candidate, Spec
 
 __all__ = ["JsonSpec"]
 

@@ -30,16 +30,16 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect, Dialects
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
+from formbound._util import suggest
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
-from formbound.formats import suggest
+from formbound.formats.base import Candidate, Spec
 from formbound.formats.sql_execute import Executor
 from formbound.formats.sql_grammar import build_grammar
 from formbound.formats.sql_policy import check_policy
 from formbound.formats.sql_repair import candidates as repair_candidates
 from formbound.formats.sql_resolve import check_schema
 from formbound.formats.sql_schema import SqlSchema, database_kind
-from formbound.spec import Candidate, Spec
 
 __all__ = ["SQL_DIALECTS", "SqlSpec"]
 

@@ -172,7 +172,7 @@ def check_policy(
             qualifier = (table.db or "").lower()
             ok = label in allowed or (bare in allowed and (not qualifier or qualifier in _DEFAULT_SCHEMAS))
             if not ok:
-                from formbound.formats import suggest
+                from formbound._util import suggest
 
                 issues.append(
                     Issue(

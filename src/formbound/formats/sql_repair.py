@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import sqlglot
 from sqlglot.errors import SqlglotError
 
-from formbound.spec import Candidate
+from formbound.formats.base import Candidate
 
 __all__ = ["candidates"]
 

@@ -14,8 +14,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from formbound._util import suggest
 from formbound.errors import Issue
-from formbound.formats import suggest
 from formbound.formats.sql_schema import SqlSchema
 
 __all__ = ["check_schema"]

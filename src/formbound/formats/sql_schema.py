@@ -16,8 +16,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from formbound._util import suggest
 from formbound.errors import DependencyError, SpecError
-from formbound.formats import suggest
 
 __all__ = ["SqlColumn", "SqlSchema", "SqlTable", "database_kind", "sqlite_readonly"]
 

@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
+from formbound.formats.base import Candidate, Spec
 from formbound.formats.schema import SchemaValidator, json_pointer
 from formbound.formats.yaml_grammar import is_plain_safe, render_scalar, yaml_grammar
-from formbound.spec import Candidate, Spec
 
 __all__ = ["REPAIRS", "YamlSpec", "load_yaml"]
 
@@ -461,7 +461,7 @@ class YamlSpec(Spec):
             schema = path if path.is_absolute() else Path(base_dir) / path
         unknown = sorted(set(data) - set(_DEFAULTS))
         if unknown:
-            from formbound.formats import suggest
+            from formbound._util import suggest
 
             hint = suggest(unknown[0], list(_DEFAULTS))
             extra = f"; did you mean {hint!r}?" if hint else ""

@@ -45,7 +45,7 @@ class Hooks:
     def on(self, event: str, handler: Callable[..., Any]) -> None:
         """Call ``handler(**kwargs)`` whenever ``event`` is emitted."""
         if event not in EVENTS:
-            from formbound.formats import suggest
+            from formbound._util import suggest
 
             hint = suggest(event, list(EVENTS))
             extra = f"; did you mean {hint!r}?" if hint else ""

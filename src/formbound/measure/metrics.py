@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from formbound._util import MISSING, pointer_get
 from formbound.measure.records import Record
 
 __all__ = [
@@ -155,26 +156,6 @@ def same_value(pred: Any, gold: Any) -> bool:
     return bool(gold == pred) and type(gold) is type(pred)
 
 
-_MISSING = object()
-
-
-def _lookup(value: Any, path: str) -> Any:
-    if path == "":
-        return value
-    cur = value
-    for raw in path.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(cur, dict):
-            if part not in cur:
-                return _MISSING
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return _MISSING
-    return cur
-
-
 def field_scores(pred: Any, gold: Any) -> dict[str, bool]:
     """Per-leaf exact match of a predicted value against gold.
 
@@ -187,15 +168,15 @@ def field_scores(pred: Any, gold: Any) -> dict[str, bool]:
     """
     scores: dict[str, bool] = {}
     for path, g in leaves(gold).items():
-        p = _lookup(pred, path)
-        if p is _MISSING:
+        p = pointer_get(pred, path)
+        if p is MISSING:
             scores[path] = g is None
         elif isinstance(p, (dict, list)) and p and not (isinstance(g, (dict, list)) and not g):
             scores[path] = False
         else:
             scores[path] = same_value(p, g)
     for path, p in leaves(pred).items():
-        if path not in scores and p is not None and _lookup(gold, path) is _MISSING:
+        if path not in scores and p is not None and pointer_get(gold, path) is MISSING:
             # Under a gold leaf that pred expanded (e.g. gold null, pred object) the parent is already wrong.
             if not any(path.startswith(g + "/") for g in scores):
                 scores[path] = False

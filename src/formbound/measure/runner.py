@@ -20,10 +20,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from formbound._util import versions
 from formbound.enforce import enforce
 from formbound.errors import ConfigError, EnforcementError, GenerationError
 from formbound.measure.hooks import Hooks
@@ -42,20 +42,6 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "generations.jsonl"
 #: What ``evaluate`` measures when no strategies are named.
 DEFAULT_STRATEGIES = ("raw", "prompted", "repaired", "reask", "constrained")
-#: Packages whose versions every report records.
-VERSIONED = ("formbound", "torch", "transformers", "outlines", "llguidance", "peft", "sqlglot")
-
-
-def versions() -> dict[str, str | None]:
-    """Installed versions of formbound and the libraries that shape its numbers (``None`` if absent)."""
-    out: dict[str, str | None] = {}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    out["python"] = platform.python_version()
-    return out
 
 
 # -------------------------------------------------------------------------------------------- cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from formbound._util import MISSING, pointer_get
 from formbound.errors import ConfigError
 from formbound.measure.metrics import classify_wrong, field_scores, leaves
 from formbound.measure.records import Record
@@ -14,17 +15,9 @@ __all__ = ["score", "sql_literals"]
 _UNSET = object()
 
 
-def _pointer_get(value: Any, path: str) -> Any:
-    cur = value
-    for raw in path.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-    return cur
+def _at(value: Any, path: str) -> Any:
+    found = pointer_get(value, path)
+    return None if found is MISSING else found
 
 
 def sql_literals(sql: str, dialect: str = "sqlite") -> list[Any]:
@@ -74,12 +67,12 @@ def score(task_set: TaskSet, task: Task, record: Record) -> Record:
     for path, ok in scores.items():
         if ok:
             continue
-        gold = _pointer_get(task.gold, path)
+        gold = _at(task.gold, path)
         record.wrong.append(
             {
                 "path": path,
                 "gold": gold,
-                "pred": _pointer_get(record.value, path),
+                "pred": _at(record.value, path),
                 "cause": classify_wrong(gold, task.input),
             }
         )

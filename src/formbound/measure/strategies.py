@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from formbound._util import suggest
 from formbound.errors import ConfigError
-from formbound.formats import suggest
 from formbound.measure.tasks import Task, TaskSet
 
 __all__ = [

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from formbound._util import cache_root, suggest
 from formbound.errors import ConfigError, FormboundError, SpecError
-from formbound.formats import suggest
 from formbound.spec import Spec
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_NEW_TOKENS", "Task", "TaskSet", "cache_dir", "load_task_set"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_NEW_TOKENS", "Task", "TaskSet", "load_task_set"]
 
 #: Used when spec.json has no ``task.instruction``.
 DEFAULT_INSTRUCTIONS: dict[str, str] = {
@@ -60,12 +60,6 @@ class Task:
         """Hash of input and gold: a cached answer is reused only while both are unchanged."""
         blob = json.dumps([self.id, self.input, self.gold], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    """``$FORMBOUND_CACHE`` or ``~/.cache/formbound``."""
-    env = os.environ.get("FORMBOUND_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "formbound"
 
 
 @dataclass
@@ -133,7 +127,7 @@ class TaskSet:
 
     @property
     def database(self) -> Path | None:
-        """The SQLite database of a SQL set, built on first use into :func:`cache_dir` (``None`` otherwise).
+        """The SQLite database of a SQL set, built on first use in the cache folder (``None`` otherwise).
 
         The file is keyed by a hash of the DDL and data scripts, so a changed script builds a new one,
         and written to a temporary file first, so an interrupted build never leaves a half database.
@@ -185,7 +179,7 @@ class TaskSet:
 
 def _build_database(name: str, ddl: str, data: str) -> Path:
     digest = hashlib.sha256((ddl + "\0" + data).encode()).hexdigest()[:16]
-    folder = cache_dir() / "taskdb"
+    folder = cache_root() / "taskdb"
     target = folder / f"{name}-{digest}.db"
     if target.exists():
         return target

