@@ -141,7 +141,8 @@ def test_adapter_strategies_switch_the_adapter(task_dir: Path, tmp_path: Path) -
     report = evaluate(
         model, task_dir, ["raw", f"adapter:{adapter}", f"adapter:{adapter}+constrained"], progress=False
     )
-    assert model.adapters == [None, str(adapter), str(adapter), None]
+    # each adapter rung switches its adapter on for its generations and off afterwards
+    assert model.adapters == [str(adapter), None, str(adapter), None]
     assert report.meta["strategies"][f"adapter:{adapter}"]["style"] == "raw"
     assert report.metrics[f"adapter:{adapter}+constrained"].schema_valid.k == 4
     # The raw-style prompt recorded in the adapter's metadata is used: one user message.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from formbound.errors import Attempt, EnforcementError, Issue
 from formbound.spec import Spec
+
+if TYPE_CHECKING:
+    from formbound.models.base import Generation
+
+T = TypeVar("T")
 
 __all__ = ["DEFAULT_MAX_CHARS", "Result", "enforce", "guard"]
 
@@ -15,7 +20,7 @@ __all__ = ["DEFAULT_MAX_CHARS", "Result", "enforce", "guard"]
 DEFAULT_MAX_CHARS = 4_000_000
 
 
-class Result:
+class Result(Generic[T]):
     """A text that satisfies a spec.
 
     Attributes:
@@ -26,23 +31,31 @@ class Result:
         raw: The text as given.
         spec: The spec the value satisfies.
         attempts: Every attempt of a re-ask loop (empty outside one).
+        generations: The model generations this result came from (tokens, seconds, route, finish
+            reason), one per attempt; empty when the text did not come from :class:`formbound.Generator`.
+        chosen: Index into ``generations`` of the attempt handed on.
     """
 
-    __slots__ = ("_text", "attempts", "raw", "repairs", "spec", "value")
+    __slots__ = ("_text", "attempts", "chosen", "generations", "raw", "repairs", "spec", "value")
 
     def __init__(
         self,
-        value: Any,
+        value: T,
         spec: Spec,
         repairs: tuple[str, ...] = (),
         raw: str = "",
         attempts: tuple[Attempt, ...] = (),
+        *,
+        generations: tuple[Generation, ...] = (),
+        chosen: int = 0,
     ) -> None:
-        self.value = value
+        self.value: T = value
         self.spec = spec
         self.repairs = tuple(repairs)
         self.raw = raw
         self.attempts = tuple(attempts)
+        self.generations = tuple(generations)
+        self.chosen = chosen
         self._text: str | None = None
 
     @property

@@ -125,6 +125,10 @@ class EnforcementError(FormboundError, ValueError):
         self.raw = text if raw is None else raw
         self.repairs: tuple[str, ...] = tuple(repairs)
         self.attempts: tuple[Attempt, ...] = tuple(attempts)
+        #: Model generations behind the attempts, set by :class:`formbound.Generator` (else empty).
+        self.generations: tuple[Any, ...] = ()
+        #: Index of the attempt this error describes (the best one) within ``generations``.
+        self.chosen = 0
         super().__init__(self._message())
 
     def _message(self) -> str:

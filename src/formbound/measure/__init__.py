@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from formbound.measure.hooks import Hooks
+from formbound.hooks import Hooks
 from formbound.measure.metrics import Rate, StrategyMetrics, wilson
 from formbound.measure.records import EvalReport, Record
 from formbound.measure.report import compare, load_report, render, write_report

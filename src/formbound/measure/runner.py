@@ -8,7 +8,6 @@ and a rerun with the same settings generates nothing.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
 import json
 import logging
@@ -19,18 +18,19 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from formbound._util import versions
-from formbound.enforce import enforce
+from formbound.enforce import Result
 from formbound.errors import ConfigError, EnforcementError, GenerationError
-from formbound.measure.hooks import Hooks
+from formbound.generate import Generator
+from formbound.hooks import Hooks
 from formbound.measure.metrics import StrategyMetrics, summarise
 from formbound.measure.records import EvalReport, Record
 from formbound.measure.scoring import score
-from formbound.measure.strategies import Strategy, choose_examples, parse_strategies
+from formbound.measure.strategies import Strategy, choose_examples, parse_strategies, task_messages
 from formbound.measure.tasks import Task, TaskSet, load_task_set
 from formbound.models.base import Generation, Model
 
@@ -108,46 +108,31 @@ class _Item:
     task: Task
     key: str
     messages: list[dict[str, str]]
-    texts: list[str] = field(default_factory=list)
-    finish: list[str] = field(default_factory=list)
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    seconds: float = 0.0
-    route: str | None = None
-    error: EnforcementError | None = None
-    result: Any = None
-    chosen: int = -1
 
 
-def _judge(task_set: TaskSet, strategy: Strategy, item: _Item) -> None:
-    try:
-        item.result = enforce(item.texts[-1], task_set.spec, repair=strategy.repair)
-        item.error = None
-    except EnforcementError as err:
-        item.result = None
-        item.error = err
-
-
-def _record(task_set: TaskSet, strategy: Strategy, item: _Item) -> Record:
+def _record(
+    task_set: TaskSet, strategy: Strategy, item: _Item, outcome: Result[Any] | EnforcementError
+) -> Record:
+    gens = outcome.generations
     rec = Record(
         strategy=strategy.name,
         task_id=item.task.id,
         key=item.key,
-        texts=item.texts,
-        finish_reasons=item.finish,
-        prompt_tokens=item.prompt_tokens,
-        generated_tokens=item.generated_tokens,
-        seconds=item.seconds,
-        reasks=len(item.texts) - 1,
-        route=item.route,
-        chosen=item.chosen if item.chosen < 0 else item.chosen - len(item.texts),
+        texts=[g.text for g in gens],
+        finish_reasons=[g.finish_reason for g in gens],
+        prompt_tokens=sum(g.prompt_tokens for g in gens),
+        generated_tokens=sum(g.generated_tokens for g in gens),
+        seconds=sum(g.seconds for g in gens),
+        reasks=len(gens) - 1,
+        route=gens[-1].route if gens else None,
+        chosen=-1 if len(gens) <= 1 else outcome.chosen - len(gens),
     )
-    if item.error is None:
+    if not isinstance(outcome, EnforcementError):
         rec.syntax_valid = rec.schema_valid = True
-        rec.repairs = list(item.result.repairs)
-        rec.value = _jsonable(task_set, item.result.value, item.result.text)
+        rec.repairs = list(outcome.repairs)
+        rec.value = _jsonable(task_set, outcome.value, outcome.text)
     else:
-        err = item.error
+        err = outcome
         first = err.errors[0]
         rec.syntax_valid = err.stage != "syntax"
         rec.repairs = list(err.repairs)
@@ -161,121 +146,59 @@ def _chunks(items: Sequence[_Item], size: int) -> Iterator[list[_Item]]:
         yield list(items[i : i + size])
 
 
-def _gen_key(strategy: Strategy, constraint: Any, max_new_tokens: int, seed: int, prompt: Any) -> str:
+def _gen_key(adapter: str | None, constraint: Any, max_new_tokens: int, seed: int, prompt: Any) -> str:
     ckey = constraint.key if constraint is not None else None
-    return _sha([strategy.adapter, ckey, max_new_tokens, seed, prompt])
+    return _sha([adapter, ckey, max_new_tokens, seed, prompt])
 
 
-def _generate(
-    model: Model,
-    strategy: Strategy,
-    items: list[_Item],
-    prompts: list[Any],
-    *,
-    constraint: Any,
-    max_new_tokens: int,
-    seed: int,
-    attempt: int,
-    hooks: Hooks,
-    memo: dict[str, Generation],
-) -> None:
-    # Greedy decoding makes a generation a function of (adapter, grammar, limit, seed, prompt): rungs
-    # that share a prompt (prompted, repaired, the first attempt of reask) share one generation.
-    keys = [_gen_key(strategy, constraint, max_new_tokens, seed, p) for p in prompts]
-    todo = [i for i, k in enumerate(keys) if k not in memo]
-    if todo:
-        started = time.perf_counter()
-        gens = model.generate(
-            [prompts[i] for i in todo],
-            constraint=constraint,
-            max_new_tokens=max_new_tokens,
-            temperature=0.0,
-            seed=seed,
-        )
-        hooks.emit(
-            "generate",
-            strategy=strategy.name,
-            size=len(todo),
-            attempt=attempt,
-            seconds=time.perf_counter() - started,
-        )
-        if len(gens) != len(todo):
-            raise GenerationError(
-                f"model {model.name!r} returned {len(gens)} generations for {len(todo)} prompts"
+class _Memo(Model):
+    """The run's model, remembering generations.
+
+    Greedy decoding makes a generation a function of (adapter, grammar, limit, seed, prompt): rungs
+    that share a prompt (prompted, repaired, the first attempt of reask) share one generation, and
+    answers found in the run's cache are not generated again.
+    """
+
+    def __init__(self, model: Model, memo: dict[str, Generation]) -> None:
+        self.inner = model
+        self.name = model.name
+        self.can_constrain = model.can_constrain
+        self.memo = memo
+        self.adapter: str | None = None
+
+    def set_adapter(self, path: str | None) -> None:
+        self.adapter = path
+        self.inner.set_adapter(path)  # type: ignore[attr-defined]
+
+    def info(self) -> dict[str, Any]:
+        return self.inner.info()
+
+    def generate(
+        self,
+        prompts: Sequence[Any],
+        *,
+        constraint: Any = None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> list[Generation]:
+        keys = [_gen_key(self.adapter, constraint, max_new_tokens, seed or 0, p) for p in prompts]
+        todo = [i for i, k in enumerate(keys) if k not in self.memo]
+        if todo:
+            gens = self.inner.generate(
+                [prompts[i] for i in todo],
+                constraint=constraint,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
             )
-        for i, gen in zip(todo, gens, strict=True):
-            memo[keys[i]] = gen
-    for item, gen in zip(items, [memo[k] for k in keys], strict=True):
-        item.texts.append(gen.text)
-        item.finish.append(gen.finish_reason)
-        item.prompt_tokens += gen.prompt_tokens
-        item.generated_tokens += gen.generated_tokens
-        item.seconds += gen.seconds
-        item.route = gen.route
-
-
-def _run_batch(
-    model: Model,
-    task_set: TaskSet,
-    strategy: Strategy,
-    batch: list[_Item],
-    *,
-    max_new_tokens: int,
-    seed: int,
-    hooks: Hooks,
-    memo: dict[str, Generation],
-) -> list[Record]:
-    constraint = task_set.spec.constraint() if strategy.constrained else None
-    ask = functools.partial(
-        _generate,
-        model,
-        strategy,
-        constraint=constraint,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        hooks=hooks,
-        memo=memo,
-    )
-    ask(batch, [it.messages for it in batch], attempt=0)
-    for it in batch:
-        _judge(task_set, strategy, it)
-    if strategy.reasks:
-        from formbound.prompts import reask_messages
-
-        conversations = {id(it): it.messages for it in batch}
-        best = {id(it): (_attempt_rank(task_set, it), it.result, it.error, 0) for it in batch}
-        stuck: set[int] = set()
-        for attempt in range(1, strategy.reasks + 1):
-            failing = [it for it in batch if it.error is not None and id(it) not in stuck]
-            if not failing:
-                break
-            prompts = []
-            for it in failing:
-                assert it.error is not None  # filtered above
-                conv = reask_messages(conversations[id(it)], it.texts[-1], it.error, format=task_set.format)
-                conversations[id(it)] = conv
-                prompts.append(conv)
-            ask(failing, prompts, attempt=attempt)
-            for it in failing:
-                _judge(task_set, strategy, it)
-                if it.texts[-1] in it.texts[:-1]:
-                    stuck.add(id(it))  # greedy decoding repeats itself: asking again changes nothing
-                progress = _attempt_rank(task_set, it)
-                if progress > best[id(it)][0]:
-                    best[id(it)] = (progress, it.result, it.error, len(it.texts) - 1)
-        for it in batch:
-            # the answer handed on is the best attempt, not the last: a re-ask can make an answer worse
-            _, it.result, it.error, it.chosen = best[id(it)]
-    return [_record(task_set, strategy, it) for it in batch]
-
-
-def _attempt_rank(task_set: TaskSet, item: _Item) -> tuple[int, int]:
-    """How far an attempt got: valid beats any error; a later stage and fewer problems beat earlier."""
-    if item.error is None:
-        return (len(task_set.spec.stages) + 1, 0)
-    stages = task_set.spec.stages
-    rank = stages.index(item.error.stage) if item.error.stage in stages else len(stages)
-    return (rank, -len(item.error.errors))
+            if len(gens) != len(todo):
+                raise GenerationError(
+                    f"model {self.inner.name!r} returned {len(gens)} generations for {len(todo)} prompts"
+                )
+            for i, gen in zip(todo, gens, strict=True):
+                self.memo[keys[i]] = gen
+        return [self.memo[k] for k in keys]
 
 
 def _select(task_set: TaskSet, split: str, limit: int | None, seed: int) -> list[Task]:
@@ -361,7 +284,7 @@ def evaluate(
         max_new_tokens: Token limit per answer (default: the task set's ``max_new_tokens``).
         batch_size: Prompts per ``model.generate`` call; default :func:`default_batch_size`.
         progress: Show a progress bar (tqdm) on stderr.
-        hooks: Extra event handlers (see :mod:`formbound.measure.hooks`).
+        hooks: Extra event handlers (see :mod:`formbound.hooks`).
         command: The command line to record in the report.
 
     Returns:
@@ -391,6 +314,7 @@ def evaluate(
     if batch_size is None:
         batch_size = default_batch_size(model_info)
     memo: dict[str, Generation] = {}
+    memo_model = _Memo(model, memo)
     model_id = [model.name, model_info.get("source"), model_info.get("adapter")]
     max_shots = max((s.shots for s in rungs), default=0)
     examples = choose_examples(ts, max_shots, seed)
@@ -400,7 +324,7 @@ def evaluate(
         items = []
         adapter_fp = _adapter_fingerprint(strategy.adapter)
         for task in tasks:
-            messages = strategy.messages(ts, task, examples)
+            messages = task_messages(strategy, ts, task, examples)
             key = _sha(
                 [
                     strategy.name,
@@ -435,7 +359,7 @@ def evaluate(
                     "length" if rec.truncated else "stop",
                     rec.route,
                 )
-                memo[_gen_key(strategy, constraint, limit_tokens, seed, it.messages)] = gen
+                memo[_gen_key(strategy.adapter, constraint, limit_tokens, seed, it.messages)] = gen
 
     started = time.perf_counter()
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -449,12 +373,13 @@ def evaluate(
                 hit = cache.get(it.key)
                 if hit is not None:
                     hooks.emit("record", record=hit, cached=True)
-            if pending and uses_adapters:
-                model.set_adapter(strategy.adapter)  # type: ignore[attr-defined]
+            # The rung runs through the same Generator a user calls: what is measured is what ships.
+            generator = Generator(
+                memo_model, ts.spec, strategy=strategy, max_new_tokens=limit_tokens, seed=seed, hooks=hooks
+            )
             for batch in _chunks(pending, batch_size):
-                records = _run_batch(
-                    model, ts, strategy, batch, max_new_tokens=limit_tokens, seed=seed, hooks=hooks, memo=memo
-                )
+                outcomes = generator.run([it.messages for it in batch])
+                records = [_record(ts, strategy, it, o) for it, o in zip(batch, outcomes, strict=True)]
                 cache.add(records)
                 for rec in records:
                     hooks.emit("record", record=rec, cached=False)
@@ -467,8 +392,6 @@ def evaluate(
             by_strategy[strategy.name] = recs
             hooks.emit("strategy_end", strategy=strategy.name, records=recs)
     finally:
-        if uses_adapters:
-            model.set_adapter(None)  # type: ignore[attr-defined]
         wall = time.perf_counter() - started
         hooks.emit("run_end", seconds=wall)
 

@@ -1,39 +1,23 @@
-"""Strategies: the named rungs of the ladder an evaluation measures.
+"""The ladder's rungs on a task set: few-shot examples from the train split and each item's messages.
 
-=================================  ==========================================================================
-name                               what it does
-=================================  ==========================================================================
-``raw``                            the task input with the one-line request; ``enforce(..., repair=False)``
-``prompted``                       format instructions and few-shot examples from the train split; no repair
-``repaired``                       ``prompted`` + the format's deterministic repairs
-``reask`` / ``reask:N``            ``repaired`` + up to N re-asks (default 2) with the validator's errors
-``constrained``                    ``prompted`` + a grammar from ``spec.constraint()``, post-validated
-``adapter:PATH``                   ``prompted`` with the LoRA adapter at PATH switched on
-``adapter:PATH+constrained``       the adapter and the grammar together
-=================================  ==========================================================================
-
-Constrained rungs validate *without* repairs: a grammar guarantees a valid prefix, not an ending, and
-the only repair that could touch grammar output is closing a value cut off by the token limit — which
-would turn a runaway generation into a fake success. Post-validation still runs (the grammar enforces
-a subset of some schemas), so the constrained numbers are what the grammar actually delivers.
-
-Adapter rungs use the prompt recorded in the adapter's ``metadata.json`` under ``"prompt"``
-(``{"style": "raw"|"prompted", "shots": N}``), so the adapter is measured on the prompt it was trained
-on; without that record they use the ``prompted`` style with no few-shot examples.
+The rungs themselves (:class:`~formbound.strategies.Strategy`, :func:`parse_strategy`) live in
+:mod:`formbound.strategies`, below the measurement layer, because :class:`formbound.Generator` runs them.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, cast
 
-from formbound._util import suggest
-from formbound.errors import ConfigError
 from formbound.measure.tasks import Task, TaskSet
+from formbound.strategies import (
+    DEFAULT_REASKS,
+    DEFAULT_SHOTS,
+    RUNGS,
+    Strategy,
+    parse_strategies,
+    parse_strategy,
+)
 
 __all__ = [
     "DEFAULT_REASKS",
@@ -43,151 +27,8 @@ __all__ = [
     "choose_examples",
     "parse_strategies",
     "parse_strategy",
+    "task_messages",
 ]
-
-#: Few-shot examples in ``prompted`` prompts.
-DEFAULT_SHOTS = 3
-#: Re-asks of the ``reask`` rung.
-DEFAULT_REASKS = 2
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """One way of getting an answer from a model.
-
-    Attributes:
-        name: The name as written, e.g. ``"reask:3"`` or ``"adapter:runs/a+constrained"``.
-        style: Prompt style passed to :func:`formbound.prompts.build_messages`.
-        shots: Few-shot examples from the train split.
-        repair: Whether the answer may be repaired (``enforce(..., repair=...)``).
-        reasks: Re-asks allowed after a failed answer.
-        constrained: Whether decoding follows ``spec.constraint()``.
-        adapter: The LoRA adapter folder to switch on, or ``None`` for the base model.
-    """
-
-    name: str
-    style: str = "prompted"
-    shots: int = DEFAULT_SHOTS
-    repair: bool = False
-    reasks: int = 0
-    constrained: bool = False
-    adapter: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.style not in ("raw", "prompted"):
-            raise ConfigError(
-                f"strategy {self.name!r}: style must be 'raw' or 'prompted', got {self.style!r}"
-            )
-        if self.shots < 0 or self.reasks < 0:
-            raise ConfigError(f"strategy {self.name!r}: shots and reasks must be >= 0")
-
-    def messages(self, task_set: TaskSet, task: Task, examples: Sequence[Task] = ()) -> list[dict[str, str]]:
-        """The chat messages of the first attempt at ``task``.
-
-        ``examples`` are candidate few-shot tasks (see :func:`choose_examples`); ``task`` itself is
-        never among those used, and at most :attr:`shots` are.
-        """
-        from formbound.prompts import build_messages
-
-        shots = [e for e in examples if e.id != task.id][: self.shots] if self.style == "prompted" else []
-        pairs = [(e.input, task_set.gold_text(e)) for e in shots]
-        return build_messages(
-            task_set.spec,
-            task.input,
-            instruction=task_set.instruction,
-            examples=pairs,
-            style=cast(Literal["raw", "prompted"], self.style),
-        )
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "style": self.style,
-            "shots": self.shots if self.style == "prompted" else 0,
-            "repair": self.repair,
-            "reasks": self.reasks,
-            "constrained": self.constrained,
-            "adapter": self.adapter,
-        }
-
-
-#: The built-in rungs, cheapest first.
-RUNGS: dict[str, Strategy] = {
-    "raw": Strategy("raw", style="raw", shots=0),
-    "prompted": Strategy("prompted"),
-    "repaired": Strategy("repaired", repair=True),
-    "reask": Strategy("reask", repair=True, reasks=DEFAULT_REASKS),
-    "constrained": Strategy("constrained", constrained=True),
-}
-
-
-def _adapter_prompt(path: Path) -> tuple[str, int]:
-    meta = path / "metadata.json"
-    if meta.is_file():
-        try:
-            prompt = json.loads(meta.read_text(encoding="utf-8")).get("prompt") or {}
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise ConfigError(f"adapter metadata {str(meta)!r} is not a JSON object: {exc}") from exc
-        if isinstance(prompt, dict):
-            return str(prompt.get("style", "prompted")), int(prompt.get("shots", 0))
-    return "prompted", 0
-
-
-def parse_strategy(text: str) -> Strategy:
-    """A :class:`Strategy` from its name (see the module docstring); typos get "did you mean …".
-
-    >>> parse_strategy("reask:3").reasks
-    3
-    """
-    name = text.strip()
-    if name.startswith("adapter:"):
-        rest = name[len("adapter:") :]
-        constrained = rest.endswith("+constrained")
-        if constrained:
-            rest = rest[: -len("+constrained")]
-        if not rest:
-            raise ConfigError(
-                f"strategy {name!r} needs an adapter folder: adapter:PATH or adapter:PATH+constrained"
-            )
-        path = Path(rest)
-        if not path.is_dir():
-            raise ConfigError(f"strategy {name!r}: adapter folder {rest!r} does not exist")
-        style, shots = _adapter_prompt(path)
-        return Strategy(name, style=style, shots=shots, constrained=constrained, adapter=rest)
-    base, _, arg = name.partition(":")
-    if base == "reask" and arg:
-        try:
-            n = int(arg)
-        except ValueError:
-            raise ConfigError(
-                f"strategy {name!r}: the number of re-asks must be an integer, e.g. reask:2"
-            ) from None
-        if n < 0:
-            raise ConfigError(f"strategy {name!r}: the number of re-asks must be >= 0")
-        return Strategy(name, repair=True, reasks=n)
-    if name in RUNGS:
-        return RUNGS[name]
-    hint = suggest(base, [*RUNGS, "adapter"])
-    extra = f"; did you mean {hint!r}?" if hint else ""
-    raise ConfigError(
-        f"unknown strategy {name!r} (known: {', '.join(RUNGS)}, reask:N, adapter:PATH, "
-        f"adapter:PATH+constrained){extra}"
-    )
-
-
-def parse_strategies(spec: str | Sequence[str | Strategy]) -> list[Strategy]:
-    """Strategies from a comma-separated list (``"raw,prompted,constrained"``) or a sequence of names."""
-    items: list[str | Strategy] = (
-        [s for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
-    )
-    if not items:
-        raise ConfigError("no strategies given; e.g. --strategies raw,prompted,repaired,reask,constrained")
-    out: list[Strategy] = []
-    for item in items:
-        strategy = item if isinstance(item, Strategy) else parse_strategy(item)
-        if any(s.name == strategy.name for s in out):
-            raise ConfigError(f"strategy {strategy.name!r} is listed twice")
-        out.append(strategy)
-    return out
 
 
 def choose_examples(task_set: TaskSet, k: int, seed: int = 0) -> list[Task]:
@@ -201,3 +42,20 @@ def choose_examples(task_set: TaskSet, k: int, seed: int = 0) -> list[Task]:
     pool = sorted(task_set.split("train"), key=lambda t: t.id)
     rng = random.Random(seed)
     return rng.sample(pool, min(k + 1, len(pool)))
+
+
+def example_pairs(task_set: TaskSet, task: Task, examples: Sequence[Task]) -> list[tuple[str, str]]:
+    """``(input, gold text)`` few-shot pairs for ``task``, never ``task`` itself."""
+    return [(e.input, task_set.gold_text(e)) for e in examples if e.id != task.id]
+
+
+def task_messages(
+    strategy: Strategy, task_set: TaskSet, task: Task, examples: Sequence[Task] = ()
+) -> list[dict[str, str]]:
+    """The chat messages of ``strategy``'s first attempt at ``task``."""
+    return strategy.messages(
+        task_set.spec,
+        task.input,
+        instruction=task_set.instruction,
+        examples=example_pairs(task_set, task, examples),
+    )

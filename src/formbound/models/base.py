@@ -51,6 +51,9 @@ class Model(ABC):
 
     #: A name for reports, e.g. ``"default"`` or a model id.
     name: str = "model"
+    #: Whether ``generate(..., constraint=...)`` constrains decoding (``Generator``'s ``"auto"`` picks
+    #: the ``constrained`` rung then, else ``reask``).
+    can_constrain: bool = False
 
     @abstractmethod
     def generate(

@@ -150,6 +150,10 @@ class OpenAICompatModel(Model):
         ConfigError: An option is out of range or ``server_kind`` is unknown.
     """
 
+    #: Constraints go to the server's structured-output support; without one it answers unconstrained
+    #: (``Generation.route == "none"``) and enforcement still judges the answer.
+    can_constrain = True
+
     def __init__(
         self,
         model_name: str,

@@ -151,6 +151,8 @@ class TransformersModel(Model):
     a larger budget.
     """
 
+    can_constrain = True
+
     def __init__(
         self,
         model: Any,

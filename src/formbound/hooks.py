@@ -1,4 +1,4 @@
-"""Events of an evaluation run, for progress bars, timing and logging without touching the runner.
+"""Events of generation and evaluation runs, for progress bars, timing and logging without touching the logic.
 
 Subscribe a callable to an event name; the runner emits the event with keyword arguments:
 
