@@ -17,6 +17,7 @@ from formbound.errors import (
     Issue,
     SpecError,
 )
+from formbound.generate import Generator
 from formbound.spec import Spec
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "EnforcementError",
     "FormboundError",
     "GenerationError",
+    "Generator",
     "Issue",
     "Result",
     "Spec",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from formbound.errors import Attempt, EnforcementError, Issue
 from formbound.spec import Spec
@@ -79,7 +79,11 @@ def _stage_rank(spec: Spec, err: EnforcementError) -> int:
         return len(spec.stages)
 
 
-def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAULT_MAX_CHARS) -> Result:
+@overload
+def enforce(text: str, spec: type[T], *, repair: bool = ..., max_chars: int = ...) -> Result[T]: ...
+@overload
+def enforce(text: str, spec: Any, *, repair: bool = ..., max_chars: int = ...) -> Result[Any]: ...
+def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAULT_MAX_CHARS) -> Result[Any]:
     """Check ``text`` against ``spec``; repair it deterministically if needed.
 
     Args:

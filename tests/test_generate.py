@@ -1,0 +1,223 @@
+"""formbound.Generator: every rung through one call, typed results, async, from_run, and one code path
+with the measurement runner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests._measure_fakes import SCHEMA, FakeModel, write_task_set
+
+import formbound as fb
+from formbound.errors import ConfigError, EnforcementError
+from formbound.measure import evaluate, load_task_set
+from formbound.models.base import Generation, Model
+from formbound.strategies import parse_strategy
+
+
+@pytest.fixture
+def task_dir(tmp_path: Path) -> Path:
+    return write_task_set(tmp_path / "persons")
+
+
+def test_every_rung_through_generator() -> None:
+    model = FakeModel()
+    expected = {
+        # rung: (input, valid?, value or error stage)
+        "raw": ("Bob is 41.", False, "syntax"),  # fenced, no repairs
+        "prompted": ("Bob is 41.", False, "syntax"),
+        "repaired": ("Bob is 41.", True, {"name": "Bob", "age": 41}),
+        "reask": ("Cy is 19.", True, {"name": "Cy", "age": 19}),  # the re-ask fixes the cut-off answer
+        "reask:0": ("Cy is 19.", False, "schema"),
+        "constrained": ("Cy is 19.", True, {"name": "Cy", "age": 19}),
+    }
+    for rung, (item, ok, want) in expected.items():
+        gen = fb.Generator(model, SCHEMA, strategy=rung, max_new_tokens=32)
+        (out,) = gen.batch([item])
+        if ok:
+            assert isinstance(out, fb.Result), (rung, out)
+            assert out.value == want
+            assert out.generations and out.generations[out.chosen].finish_reason == "stop"
+        else:
+            assert isinstance(out, EnforcementError), rung
+            assert out.stage == want
+            assert out.generations  # the failure carries what the model produced
+
+
+def test_cut_off_generation_is_never_a_success() -> None:
+    class CutOff(Model):
+        def generate(self, prompts: Any, **kw: Any) -> list[Generation]:
+            # a complete, valid value, but the generation hit the token limit
+            return [Generation('{"name": "Ada", "age": 36}', 5, 8, 0.0, "length") for _ in prompts]
+
+    gen = fb.Generator(CutOff(), SCHEMA, strategy="repaired", max_new_tokens=8)
+    with pytest.raises(EnforcementError) as info:
+        gen("Ada is 36.")
+    assert info.value.errors[0].kind == "truncated"
+    assert "token limit" in str(info.value)
+
+
+def test_auto_strategy_follows_what_the_source_can_do() -> None:
+    assert fb.Generator(FakeModel(), SCHEMA).strategy.reasks == 2  # cannot constrain: re-ask
+
+    class Constrains(FakeModel):
+        can_constrain = True
+
+    assert fb.Generator(Constrains(), SCHEMA).strategy.constrained
+    assert fb.Generator(FakeModel(), SCHEMA, retries=4).strategy.reasks == 4
+
+
+def test_bad_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'constrained'"):
+        fb.Generator(FakeModel(), SCHEMA, strategy="constrianed")
+    with pytest.raises(ConfigError, match="retries"):
+        fb.Generator(FakeModel(), SCHEMA, retries=-1)
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        fb.Generator(FakeModel(), SCHEMA, max_new_tokens=0)
+
+    class NoAdapters(Model):
+        def generate(self, prompts: Any, **kw: Any) -> list[Generation]:
+            raise AssertionError("not called")
+
+    with pytest.raises(ConfigError, match="set_adapter"):
+        fb.Generator(NoAdapters(), SCHEMA, strategy="adapter:.")
+    with pytest.raises(ConfigError, match="text or a list of chat messages"):
+        fb.Generator(FakeModel(), SCHEMA)(42)  # type: ignore[arg-type]
+
+
+def test_few_shot_examples_and_instruction_reach_the_prompt() -> None:
+    model = FakeModel()
+    gen = fb.Generator(
+        model,
+        SCHEMA,
+        strategy="prompted",
+        instruction="Extract the person.",
+        examples=[("Ann is 30.", {"name": "Ann", "age": 30})],
+    )
+    gen("Ada is 36.")
+    (messages,) = model.calls[0]["prompts"]
+    assert "Extract the person." in messages[0]["content"]
+    assert messages[1] == {"role": "user", "content": "Ann is 30."}
+    assert json.loads(messages[2]["content"]) == {"name": "Ann", "age": 30}
+    assert messages[-1]["content"] == "Ada is 36."
+    # chat messages given as such are sent unchanged
+    model.calls.clear()
+    gen([{"role": "user", "content": "Ada is 36."}])
+    assert model.calls[0]["prompts"] == [[{"role": "user", "content": "Ada is 36."}]]
+
+
+def test_batch_sends_one_call_and_keeps_order() -> None:
+    model = FakeModel()
+    gen = fb.Generator(model, SCHEMA, strategy="repaired")
+    outs = gen.batch(["Ada is 36.", "Bob is 41.", "Cy is 19."])
+    assert len(model.calls) == 1 and len(model.calls[0]["prompts"]) == 3
+    assert [o.value["name"] if isinstance(o, fb.Result) else None for o in outs] == ["Ada", "Bob", None]
+
+
+def test_async_calls_give_the_same_answers() -> None:
+    gen = fb.Generator(FakeModel(), SCHEMA, strategy="repaired")
+
+    async def main() -> tuple[Any, Any]:
+        one = await gen.agenerate("Ada is 36.")
+        many = await gen.abatch(["Ada is 36.", "Cy is 19."])
+        return one, many
+
+    one, many = asyncio.run(main())
+    assert one.value == {"name": "Ada", "age": 36}
+    assert isinstance(many[0], fb.Result) and isinstance(many[1], EnforcementError)
+
+
+def test_pydantic_spec_returns_the_model_type() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    result = fb.Generator(FakeModel(), Person, strategy="repaired")("Ada is 36.")
+    assert isinstance(result.value, Person) and result.value.age == 36
+
+
+def test_evaluate_and_generator_give_the_same_text(task_dir: Path) -> None:
+    """One code path: what `formbound eval` measures is what Generator returns."""
+    from formbound.measure.strategies import choose_examples, example_pairs
+
+    ts = load_task_set(task_dir)
+    for rung in ("prompted", "repaired", "reask", "constrained"):
+        report = evaluate(FakeModel(), ts, [rung], seed=0, progress=False)
+        rung_obj = parse_strategy(rung)
+        examples = choose_examples(ts, rung_obj.shots, 0)
+        for task, rec in zip(ts.split("test"), report.records_for(rung), strict=True):
+            gen = fb.Generator(
+                FakeModel(),
+                ts.spec,
+                strategy=rung,
+                instruction=ts.instruction,
+                examples=example_pairs(ts, task, examples),
+                max_new_tokens=ts.max_new_tokens,
+                seed=0,
+            )
+            (out,) = gen.batch([task.input])
+            assert [g.text for g in out.generations] == rec.texts, (rung, task.id)
+            assert isinstance(out, fb.Result) == rec.schema_valid
+
+
+def test_from_run_rebuilds_the_recommended_generator(task_dir: Path, tmp_path: Path) -> None:
+    from formbound.generate import deploy_record
+
+    run = tmp_path / "runs" / "persons"
+    run.mkdir(parents=True)
+    record = deploy_record(
+        run,
+        model="default",
+        task_set=task_dir,
+        strategy="constrained",
+        adapter=None,
+        constrained=True,
+        seed=0,
+        max_new_tokens=32,
+    )
+    assert not Path(record["task_set"]).is_absolute()  # portable: relative to the run folder
+    (run / "decision.json").write_text(json.dumps({"recommended": "constrained", "deploy": record}))
+    # copy the run folder and its task set elsewhere: relative paths still resolve
+    import shutil
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "runs", moved / "runs")
+    shutil.copytree(task_dir, moved / task_dir.name)
+    shutil.rmtree(task_dir)
+    gen = fb.Generator.from_run(moved / "runs" / "persons", model=FakeModel())
+    assert gen.strategy.constrained and gen.max_new_tokens == 32
+    assert gen.instruction == "Extract the person as JSON."
+    assert gen("Cy is 19.").value == {"name": "Cy", "age": 19}
+    with pytest.raises(ConfigError, match=r"no decision\.json"):
+        fb.Generator.from_run(tmp_path / "nothing", model=FakeModel())
+
+
+def test_from_run_switches_the_recommended_adapter(task_dir: Path, tmp_path: Path) -> None:
+    """The deployed adapter is the one the run recommended, switched on around generation."""
+    from formbound.generate import deploy_record
+
+    adapter = tmp_path / "run" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "metadata.json").write_text(json.dumps({"prompt": {"style": "prompted", "shots": 1}}))
+    record = deploy_record(
+        tmp_path / "run",
+        model="tiny",
+        task_set=task_dir,
+        strategy="adapter",
+        adapter=adapter,
+        constrained=True,
+        seed=0,
+        max_new_tokens=16,
+    )
+    (tmp_path / "run" / "decision.json").write_text(json.dumps({"deploy": record}))
+    model = FakeModel()
+    gen = fb.Generator.from_run(tmp_path / "run", model=model)
+    assert gen.strategy.adapter == str(tmp_path / "run" / "adapter")
+    assert gen.strategy.constrained and gen.strategy.shots == 1 and len(gen.examples) == 1
+    gen("Cy is 19.")
+    assert model.adapters == [str(tmp_path / "run" / "adapter"), None]
