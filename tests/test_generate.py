@@ -166,39 +166,43 @@ def test_evaluate_and_generator_give_the_same_text(task_dir: Path) -> None:
 
 
 def test_from_run_rebuilds_the_recommended_generator(task_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
     from formbound.generate import deploy_record
 
+    ts = load_task_set(task_dir)
     run = tmp_path / "runs" / "persons"
     run.mkdir(parents=True)
     record = deploy_record(
         run,
         model="default",
-        task_set=task_dir,
+        spec=ts.spec,
         strategy="constrained",
-        adapter=None,
         constrained=True,
+        instruction=ts.instruction,
+        examples=[("Ann is 30.", '{"name": "Ann", "age": 30}')],
         seed=0,
         max_new_tokens=32,
+        task_set=task_dir,
     )
     assert not Path(record["task_set"]).is_absolute()  # portable: relative to the run folder
     (run / "decision.json").write_text(json.dumps({"recommended": "constrained", "deploy": record}))
-    # copy the run folder and its task set elsewhere: relative paths still resolve
-    import shutil
-
+    # the run folder copied elsewhere, the task set gone: the decision alone rebuilds the generator
     moved = tmp_path / "elsewhere"
     shutil.copytree(tmp_path / "runs", moved / "runs")
-    shutil.copytree(task_dir, moved / task_dir.name)
     shutil.rmtree(task_dir)
     gen = fb.Generator.from_run(moved / "runs" / "persons", model=FakeModel())
     assert gen.strategy.constrained and gen.max_new_tokens == 32
     assert gen.instruction == "Extract the person as JSON."
+    assert gen.examples == [("Ann is 30.", '{"name": "Ann", "age": 30}')]
+    assert gen.spec.hash == ts.spec.hash
     assert gen("Cy is 19.").value == {"name": "Cy", "age": 19}
     with pytest.raises(ConfigError, match=r"no decision\.json"):
         fb.Generator.from_run(tmp_path / "nothing", model=FakeModel())
 
 
 def test_from_run_switches_the_recommended_adapter(task_dir: Path, tmp_path: Path) -> None:
-    """The deployed adapter is the one the run recommended, switched on around generation."""
+    """The deployed adapter is the one the run recommended, switched on around generation only."""
     from formbound.generate import deploy_record
 
     adapter = tmp_path / "run" / "adapter"
@@ -207,17 +211,17 @@ def test_from_run_switches_the_recommended_adapter(task_dir: Path, tmp_path: Pat
     record = deploy_record(
         tmp_path / "run",
         model="tiny",
-        task_set=task_dir,
+        spec=load_task_set(task_dir).spec,
         strategy="adapter",
         adapter=adapter,
         constrained=True,
-        seed=0,
+        examples=[("Ann is 30.", '{"name": "Ann", "age": 30}')],
         max_new_tokens=16,
     )
     (tmp_path / "run" / "decision.json").write_text(json.dumps({"deploy": record}))
     model = FakeModel()
     gen = fb.Generator.from_run(tmp_path / "run", model=model)
     assert gen.strategy.adapter == str(tmp_path / "run" / "adapter")
-    assert gen.strategy.constrained and gen.strategy.shots == 1 and len(gen.examples) == 1
+    assert gen.strategy.constrained and gen.strategy.shots == 1
     gen("Cy is 19.")
     assert model.adapters == [str(tmp_path / "run" / "adapter"), None]

@@ -5,6 +5,7 @@ Check → repair → prompt → constrain → measure → escalate. The public A
 
 from __future__ import annotations
 
+from formbound._version import __version__
 from formbound.constraints import Constraint
 from formbound.enforce import Result, enforce, guard
 from formbound.errors import (
@@ -19,8 +20,6 @@ from formbound.errors import (
 )
 from formbound.generate import Generator
 from formbound.spec import Spec
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Attempt",

@@ -322,15 +322,17 @@ class Generator(Generic[T]):
         """The generator ``formbound escalate`` recommended in ``run_dir`` (read from ``decision.json``).
 
         Rebuilds the model (unless ``model`` is given), the adapter, the spec, the prompt (instruction and
-        few-shot examples from the task set's train split) and the strategy. Paths in the run folder are
-        relative to it, so a copied run folder still works.
+        few-shot examples) and the strategy. The decision records the spec and the prompt themselves and
+        names files relative to the run folder, so a copied run folder still works.
+
+        Args:
+            run_dir: The ``--out`` folder of ``formbound escalate``.
+            model: A model to use instead of the one the run recorded (e.g. one already loaded).
+            overrides: Any :class:`Generator` option, e.g. ``max_new_tokens=``.
 
         Raises:
             ConfigError: the folder has no decision, or what it names cannot be found.
         """
-        from formbound.measure.strategies import choose_examples
-        from formbound.measure.tasks import load_task_set
-
         root = Path(run_dir)
         path = root / DEPLOY_FILE
         if not path.is_file():
@@ -341,13 +343,12 @@ class Generator(Generic[T]):
             decision = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-        deploy = decision.get("deploy")
-        if not isinstance(deploy, dict):
+        deploy = decision.get("deploy") if isinstance(decision, dict) else None
+        if not isinstance(deploy, dict) or not isinstance(deploy.get("spec"), dict):
             raise ConfigError(
                 f"{str(path)!r} has no 'deploy' record (escalate writes it since 0.2); rerun escalate"
             )
-        task_path = _relative(root, deploy.get("task_set"))
-        task_set = load_task_set(task_path)
+        spec = Spec.from_dict(deploy["spec"], base_dir=root)
         strategy = str(deploy.get("strategy") or "")
         adapter = deploy.get("adapter")
         if adapter:
@@ -355,41 +356,59 @@ class Generator(Generic[T]):
             if not folder.is_dir():
                 raise ConfigError(f"the recommended adapter {str(folder)!r} does not exist")
             strategy = f"adapter:{folder}" + ("+constrained" if deploy.get("constrained") else "")
-        rung = parse_strategy(strategy)
-        seed = int(deploy.get("seed", 0))
-        examples = choose_examples(task_set, rung.shots, seed)
+        examples = [(str(i), str(o)) for i, o in deploy.get("examples") or []]
         options: dict[str, Any] = {
-            "strategy": rung,
-            "instruction": task_set.instruction,
-            "examples": [(e.input, task_set.gold_text(e)) for e in examples][: rung.shots],
-            "max_new_tokens": int(deploy.get("max_new_tokens") or task_set.max_new_tokens),
-            "seed": seed,
+            "strategy": parse_strategy(strategy),
+            "instruction": deploy.get("instruction"),
+            "examples": examples,
+            "max_new_tokens": deploy.get("max_new_tokens"),
+            "seed": deploy.get("seed"),
         }
         options.update(overrides)
-        return cls(model if model is not None else deploy.get("model", "default"), task_set.spec, **options)
+        return cls(model if model is not None else deploy.get("model", "default"), spec, **options)
 
 
 def deploy_record(
     run_dir: Path,
     *,
     model: str,
-    task_set: Path,
+    spec: Spec,
     strategy: str,
-    adapter: Path | None,
-    constrained: bool,
-    seed: int,
-    max_new_tokens: int,
+    adapter: Path | None = None,
+    constrained: bool = False,
+    instruction: str | None = None,
+    examples: Sequence[tuple[str, str]] = (),
+    seed: int | None = None,
+    max_new_tokens: int | None = None,
+    task_set: Path | None = None,
 ) -> dict[str, Any]:
-    """What :meth:`Generator.from_run` needs, with paths relative to ``run_dir`` where possible."""
+    """What :meth:`Generator.from_run` needs, stored in ``decision.json`` under ``"deploy"``.
+
+    The spec and the prompt are stored whole; files (the adapter, a spec's schema or database) are named
+    relative to ``run_dir`` where possible.
+    """
+    description = _portable_spec(run_dir, spec.describe())
     return {
         "model": model,
-        "task_set": _portable(run_dir, task_set),
+        "spec": description,
         "strategy": strategy,
         "adapter": _portable(run_dir, adapter) if adapter is not None else None,
         "constrained": constrained,
+        "instruction": instruction,
+        "examples": [list(pair) for pair in examples],
         "seed": seed,
         "max_new_tokens": max_new_tokens,
+        "task_set": _portable(run_dir, task_set) if task_set is not None else None,
     }
+
+
+def _portable_spec(run_dir: Path, description: dict[str, Any]) -> dict[str, Any]:
+    out = dict(description)
+    for key in ("database",):
+        value = out.get(key)
+        if isinstance(value, str) and value and Path(value).exists():
+            out[key] = _portable(run_dir, Path(value))
+    return out
 
 
 def _portable(root: Path, path: Path) -> str:

@@ -322,7 +322,7 @@ def train_adapter(
 
     accelerate = _require("accelerate")
     peft = _require("peft")
-    from formbound import __version__
+    from formbound._version import __version__
 
     config = config or TrainConfig()
     out = Path(out_dir)

@@ -273,7 +273,7 @@ def build_dataset(
     Raises:
         ConfigError: the task set has no train items, or a test item reached the output.
     """
-    from formbound import __version__
+    from formbound._version import __version__
 
     spec = spec_of(task_set)
     instruction = instruction if instruction is not None else instruction_of(task_set)
