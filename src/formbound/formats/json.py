@@ -12,7 +12,7 @@ from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
 from formbound.formats.json_repair import json_candidates
-from formbound.formats.schema import SchemaValidator, grammar_schema
+from formbound.formats.jsonschema import SchemaValidator, grammar_schema
 
 __all__ = ["JsonSpec"]
 
@@ -138,6 +138,6 @@ class JsonSpec(Spec):
         return d
 
     def render_schema(self) -> str:
-        from formbound.formats.schema_render import render_shape
+        from formbound.formats.jsonschema.render import render_shape
 
         return render_shape(self.schema)
