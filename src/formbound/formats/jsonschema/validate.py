@@ -212,14 +212,14 @@ class SchemaValidator:
             except (ValidationError, RecursionError):
                 pass  # reported below with paths
             raise EnforcementError("schema", self.issues(value), text)
-        try:
-            with pattern_budget():
+        with pattern_budget():  # one budget for the check and the error report
+            try:
                 ok = self._validator.is_valid(value)
-        except RecursionError:
-            ok = False
-        if ok:
-            return value
-        raise EnforcementError("schema", self.issues(value), text)
+            except RecursionError:
+                ok = False
+            if ok:
+                return value
+            raise EnforcementError("schema", self.issues(value), text)
 
     def to_python(self, value: Any) -> Any:
         """Plain JSON data for a validated value (dumps a pydantic instance)."""
