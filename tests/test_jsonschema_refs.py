@@ -57,7 +57,9 @@ def cases() -> dict[str, Any]:
     return data
 
 
-def test_remote_refs_are_refused_without_any_access(cases: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_refs_are_refused_without_any_access(
+    cases: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _forbid(monkeypatch)
     for case in cases["refused"]:
         with pytest.raises(fb.SpecError, match="never fetches") as info:
@@ -66,7 +68,9 @@ def test_remote_refs_are_refused_without_any_access(cases: dict[str, Any], monke
     assert calls == []
 
 
-def test_self_contained_schemas_are_accepted_offline(cases: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_self_contained_schemas_are_accepted_offline(
+    cases: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _forbid(monkeypatch)
     for case in cases["accepted"]:
         spec = fb.Spec.json(case["schema"])
@@ -168,7 +172,7 @@ def test_agrees_with_jsonschema_on_the_offline_draft2020_12_suite() -> None:
             except fb.SpecError as exc:
                 disagreements.append(f"{path.name}: {case['description']}: refused: {exc}")
                 continue
-            for test, want in zip(case["tests"], expected):
+            for test, want in zip(case["tests"], expected, strict=True):
                 checked += 1
                 got = _ok(spec, test["data"])
                 if got is not want:
