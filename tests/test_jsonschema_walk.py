@@ -1,0 +1,114 @@
+"""Walkers over schemas visit schema positions only: keyword-named properties and data never crash them."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import formbound as fb
+from formbound.errors import SpecWarning
+from formbound.formats.jsonschema import SchemaValidator, grammar_schema, render_shape
+from formbound.formats.jsonschema.walk import walk_schemas
+
+KEYWORDS = [
+    "type", "properties", "items", "enum", "const", "default", "examples", "required", "$ref", "$defs",
+    "allOf", "anyOf", "not", "dependencies", "dependentSchemas", "patternProperties", "minLength",
+    "maxItems", "format", "additionalProperties", "prefixItems", "if", "then", "description",
+]  # fmt: skip
+names = st.sampled_from(KEYWORDS) | st.text(max_size=3)
+# data that looks like schemas: dicts keyed by keywords, with values of the wrong type for a keyword
+data = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
+    max_leaves=6,
+)
+scalar_types = st.sampled_from(["string", "integer", "number", "boolean", "null"])
+
+
+def _schemas() -> st.SearchStrategy[Any]:
+    leaf = st.one_of(
+        st.booleans(),
+        st.builds(lambda t: {"type": t}, scalar_types),
+        st.builds(lambda v: {"enum": v}, st.lists(data, min_size=1, max_size=3)),
+        st.builds(lambda v: {"const": v, "default": v, "examples": [v]}, data),
+        st.just({"$ref": "#"}),
+    )
+
+    def nest(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        props = st.dictionaries(names, inner, max_size=4)
+        return st.one_of(
+            st.builds(
+                lambda p, r: {"type": "object", "properties": p, "required": sorted(set(r) & set(p))},
+                props,
+                st.lists(names, max_size=3),
+            ),
+            st.builds(lambda i: {"type": "array", "items": i}, inner),
+            st.builds(lambda xs: {"anyOf": xs}, st.lists(inner, min_size=1, max_size=3)),
+            st.builds(lambda xs: {"allOf": xs}, st.lists(inner, min_size=1, max_size=3)),
+            st.builds(
+                lambda d: {"type": "object", "dependencies": d},
+                st.dictionaries(names, inner | st.lists(names, max_size=2, unique=True), max_size=3),
+            ),
+            st.builds(lambda d: {"dependentSchemas": d}, st.dictionaries(names, inner, max_size=2)),
+            st.builds(
+                lambda d, s: {"$defs": d, **s},
+                st.dictionaries(names, inner, max_size=2),
+                inner.filter(lambda x: isinstance(x, dict)),
+            ),
+        )
+
+    return st.recursive(leaf, nest, max_leaves=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_schemas())
+def test_walkers_never_crash_on_keyword_named_properties(schema: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpecWarning)
+        try:
+            spec = fb.Spec.json(schema)
+        except fb.SpecError:
+            return  # refused with a formbound error is an answer, a TypeError is not
+    assert isinstance(render_shape(schema), str)
+    bounded, unenforced = grammar_schema(schema, max_string_length=8, max_items=2)
+    assert all(isinstance(k, str) for k in unenforced)
+    assert spec.constraint().kind == "json_schema"
+    SchemaValidator(bounded)  # the bounded schema is still a valid schema
+
+
+def test_dependencies_with_a_keyword_named_property_builds_a_constraint() -> None:
+    spec = fb.Spec.json({"type": "object", "dependencies": {"type": {"required": ["id"]}}})
+    assert spec.constraint().kind == "json_schema"
+
+
+def test_bounding_touches_schemas_and_never_data() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "items": {"type": "array"}},
+        "default": {"type": "string", "items": {"type": "array"}},
+        "enum": [{"type": "string"}],
+        "dependencies": {"a": ["type"], "type": {"properties": {"x": {"type": "string"}}}},
+    }
+    bounded, _ = grammar_schema(schema, max_string_length=8, max_items=2)
+    assert isinstance(bounded, dict)
+    assert bounded["properties"]["type"]["maxLength"] == 8
+    assert bounded["properties"]["items"]["maxItems"] == 2
+    assert bounded["default"] == schema["default"]
+    assert bounded["enum"] == schema["enum"]
+    assert bounded["dependencies"]["a"] == ["type"]
+    assert bounded["dependencies"]["type"]["properties"]["x"]["maxLength"] == 8
+
+
+def test_walk_schemas_yields_only_schema_positions() -> None:
+    schema = {
+        "properties": {"enum": {"type": "integer"}},
+        "enum": [{"type": "x"}],
+        "const": {"properties": {}},
+        "items": [{"type": "string"}],
+        "dependencies": {"a": ["b"], "c": {"minimum": 1}},
+    }
+    paths = [path for path, _ in walk_schemas(schema)]
+    assert paths == [(), ("properties", "enum"), ("items", 0), ("dependencies", "c")]
