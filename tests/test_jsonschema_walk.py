@@ -112,3 +112,53 @@ def test_walk_schemas_yields_only_schema_positions() -> None:
     }
     paths = [path for path, _ in walk_schemas(schema)]
     assert paths == [(), ("properties", "enum"), ("items", 0), ("dependencies", "c")]
+
+
+def test_misspelt_keyword_warns_with_did_you_mean() -> None:
+    import pytest
+
+    with pytest.warns(SpecWarning, match=r"'requird' at / \(did you mean 'required'\?\)"):
+        fb.Spec.json({"type": "object", "requird": ["id"]})
+    with pytest.warns(SpecWarning, match=r"'maxLenght' at /properties/name"):
+        fb.Spec.json({"properties": {"name": {"type": "string", "maxLenght": 3}}})
+
+
+def test_custom_annotations_and_extensions_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fb.Spec.json(
+            {"type": "object", "x-owner": "team", "discriminator": {}, "properties": {"requird": {}}}
+        )
+
+
+def test_a_data_file_is_refused_as_a_schema(tmp_path: Any) -> None:
+    import pytest
+
+    data = tmp_path / "data.json"
+    data.write_text('{"name": "Ada", "age": 36}', encoding="utf-8")
+    with pytest.raises(fb.SpecError, match=r"looks like a data object \(keys 'name', 'age'\)"):
+        fb.Spec.json(str(data))
+    with pytest.raises(fb.SpecError, match="looks like a data object"):
+        fb.Spec.load(data)
+    fb.Spec.json({})  # the empty schema (anything goes) is a schema
+
+
+def test_render_cut_off_says_the_type() -> None:
+    schema = {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer"},
+                    "tags": {"type": "array"},
+                    "child": {"$ref": "#/$defs/node"},
+                },
+            }
+        },
+        "$ref": "#/$defs/node",
+    }
+    text = render_shape(schema)
+    deepest = [line.strip() for line in text.splitlines() if line.strip().startswith('"n"')][-1]
+    assert deepest.startswith('"n"?: integer')
+    assert '"child"?: object' in text
+    assert '"tags"?: any[]' in text

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from formbound.errors import EnforcementError, Issue, SpecError
+from formbound.formats.jsonschema.formats import format_checker
 from formbound.formats.jsonschema.keywords import pattern_budget, safe_validator_class
 from formbound.formats.jsonschema.lint import check_looks_like_schema, warn_unknown_keywords
 from formbound.formats.jsonschema.walk import subschemas
@@ -153,7 +154,8 @@ class SchemaValidator:
             where = json_pointer(exc.absolute_path) or "/"
             raise SpecError(f"invalid JSON Schema at {where}: {_short(exc.message)}") from exc
         own = refusing_registry() if registry is None else registry
-        validator = safe_validator_class(cls)(schema, registry=own, format_checker=cls.FORMAT_CHECKER)
+        checker = format_checker(cls)
+        validator = safe_validator_class(cls)(schema, registry=own, format_checker=checker)
         if isinstance(schema, dict):
             resolver = validator._resolver  # jsonschema's own resolver: same base URI rules as validation
             specification = specification_with(cls.META_SCHEMA["$schema"])
