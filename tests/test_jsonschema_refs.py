@@ -174,6 +174,8 @@ def test_agrees_with_jsonschema_on_the_offline_draft2020_12_suite() -> None:
                     warnings.simplefilter("ignore", SpecWarning)  # the suite tests unknown keywords
                     spec = fb.Spec.json(case["schema"])
             except fb.SpecError as exc:
+                if "never fetches" in str(exc) and "localhost:1234" in str(exc):
+                    continue  # the suite's remote server: jsonschema just did not reach that $ref
                 disagreements.append(f"{path.name}: {case['description']}: refused: {exc}")
                 continue
             for test, want in zip(case["tests"], expected, strict=True):
