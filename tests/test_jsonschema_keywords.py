@@ -98,3 +98,35 @@ def test_ordinary_patterns_keep_their_meaning(pattern: str, text: str, valid: bo
         expected = jsonschema.Draft202012Validator(schema).is_valid(value)
         assert SchemaValidator(schema)._validator.is_valid(value) is expected
     assert SchemaValidator({"pattern": pattern})._validator.is_valid(text) is valid
+
+
+UNEVALUATED = [
+    {"properties": {"a": True}, "unevaluatedProperties": False},
+    {"patternProperties": {"^x": True}, "unevaluatedProperties": {"type": "integer"}},
+    {"allOf": [{"properties": {"a": True}}], "unevaluatedProperties": False},
+    {"anyOf": [{"properties": {"a": {"type": "string"}}}, {"properties": {"b": True}}],
+     "unevaluatedProperties": False},
+    {"if": {"properties": {"a": {"const": 1}}}, "then": {"properties": {"t": True}},
+     "else": {"properties": {"e": True}}, "unevaluatedProperties": False},
+    {"dependentSchemas": {"a": {"properties": {"d": True}}}, "unevaluatedProperties": False},
+    {"$defs": {"p": {"properties": {"r": True}}}, "$ref": "#/$defs/p", "unevaluatedProperties": False},
+    {"additionalProperties": {"type": "string"}, "unevaluatedProperties": False},
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(UNEVALUATED),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "d", "e", "t", "r", "x1", "z"]), st.integers(0, 2) | st.text(max_size=1)
+    ),
+)
+def test_unevaluated_properties_agrees_with_jsonschema(schema: dict[str, Any], value: dict[str, Any]) -> None:
+    expected = jsonschema.Draft202012Validator(schema).is_valid(value)
+    assert SchemaValidator(schema)._validator.is_valid(value) is expected
+
+
+def test_unevaluated_properties_bounds_its_patterns() -> None:
+    schema = {"patternProperties": {"^(a|a)+$": True}, "unevaluatedProperties": False}
+    with pytest.raises(fb.EnforcementError, match=r"evaluation exceeded \d+ ms"):
+        fb.enforce(json.dumps({"a" * 40 + "!": 1}), schema, repair=False)

@@ -6,6 +6,7 @@
   ``regex`` package under a time budget, so ``^(a+)+$`` against ``"a" * 30 + "!"`` is an error naming the
   pattern and the limit instead of a hang. A validation call gets :data:`PATTERN_BUDGET_MS` in total for
   all its pattern evaluations; one evaluation at most :data:`PATTERN_TIMEOUT_MS`.
+* ``unevaluatedProperties``: which keys were evaluated is computed with the same bounded patterns.
 * ``multipleOf``: exact decimal arithmetic (the number as written in JSON, not its binary float), so a
   huge integer or a huge divisor never raises ``OverflowError``.
 """
@@ -145,6 +146,75 @@ def _additional_properties(validator: Any, aP: Any, instance: Any, schema: Any) 
             yield ValidationError(f"Additional properties are not allowed ({joined} {was} unexpected)")
 
 
+def _evaluated_keys(validator: Any, instance: dict[str, Any], schema: Any) -> set[str]:
+    """Keys of ``instance`` evaluated by ``schema`` (for ``unevaluatedProperties``), patterns bounded.
+
+    Raises:
+        PatternTimeout: a ``patternProperties`` pattern ran past its limit.
+    """
+    if not isinstance(schema, dict):
+        return set()
+    keys: set[str] = set()
+    for ref_keyword in ("$ref", "$dynamicRef"):
+        ref = schema.get(ref_keyword)
+        if isinstance(ref, str):
+            resolved = validator._resolver.lookup(ref)
+            scoped = validator.evolve(schema=resolved.contents, _resolver=resolved.resolver)
+            keys |= _evaluated_keys(scoped, instance, resolved.contents)
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        keys |= properties.keys() & instance.keys()
+    for keyword in ("additionalProperties", "unevaluatedProperties"):
+        if keyword in schema:
+            sub = schema[keyword]
+            keys |= {k for k, v in instance.items() if _no_errors(validator.descend(v, sub))}
+    for pattern in schema.get("patternProperties", {}):
+        keys |= {k for k in instance if _search(pattern, k)}
+    for name, sub in schema.get("dependentSchemas", {}).items():
+        if name in instance:
+            keys |= _evaluated_keys(validator, instance, sub)
+    for keyword in ("allOf", "oneOf", "anyOf"):
+        for sub in schema.get(keyword, []):
+            if _no_errors(validator.descend(instance, sub)):
+                keys |= _evaluated_keys(validator, instance, sub)
+    if "if" in schema:
+        if validator.evolve(schema=schema["if"]).is_valid(instance):
+            keys |= _evaluated_keys(validator, instance, schema["if"])
+            keys |= _evaluated_keys(validator, instance, schema.get("then"))
+        else:
+            keys |= _evaluated_keys(validator, instance, schema.get("else"))
+    return keys
+
+
+def _no_errors(errors: Iterator[Any]) -> bool:
+    return next(iter(errors), None) is None
+
+
+def _unevaluated_properties(validator: Any, uP: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    try:
+        evaluated = _evaluated_keys(validator, instance, schema)
+    except PatternTimeout:
+        yield _timeout_error("|".join(schema.get("patternProperties", {})) or "(a nested pattern)")
+        return
+    bad = [
+        k
+        for k in instance
+        if k not in evaluated and not _no_errors(validator.descend(instance[k], uP, path=k))
+    ]
+    if bad and uP is False:
+        yield ValidationError(
+            f"Unevaluated properties are not allowed ({', '.join(map(repr, sorted(bad)))} unexpected)"
+        )
+    elif bad:
+        yield ValidationError(
+            f"Unevaluated properties are not valid under the given schema ({', '.join(map(repr, bad))})"
+        )
+
+
 def _key(value: Any) -> Any:
     """A hashable key with JSON equality: 1 == 1.0, True != 1, object key order ignored."""
     if isinstance(value, bool) or value is None:
@@ -210,6 +280,7 @@ def safe_validator_class(cls: type) -> type:
             "patternProperties": _pattern_properties,
             "additionalProperties": _additional_properties,
             "multipleOf": _multiple_of,
+            "unevaluatedProperties": _unevaluated_properties,
         }
         _SAFE[cls] = extend(cls, {k: v for k, v in overrides.items() if k in stock})
     return _SAFE[cls]
