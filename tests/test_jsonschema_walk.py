@@ -162,3 +162,20 @@ def test_render_cut_off_says_the_type() -> None:
     assert deepest.startswith('"n"?: integer')
     assert '"child"?: object' in text
     assert '"tags"?: any[]' in text
+
+
+def test_cli_refuses_a_data_file_and_warns_about_a_typo(tmp_path: Any) -> None:
+    import pytest
+    from click.testing import CliRunner
+
+    from formbound.cli import main
+
+    data = tmp_path / "data.json"
+    data.write_text('{"name": "Ada", "age": 36}', encoding="utf-8")
+    refused = CliRunner().invoke(main, ["check", "--spec", str(data)], input="{}")
+    assert refused.exit_code == 2
+    assert "looks like a data object" in refused.output
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"type": "object", "requird": ["id"]}', encoding="utf-8")
+    with pytest.warns(SpecWarning, match="did you mean 'required'"):
+        CliRunner().invoke(main, ["check", "--spec", str(typo)], input="{}")
