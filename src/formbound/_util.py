@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,8 @@ def cache_root() -> Path:
 
 def versions(names: tuple[str, ...] = VERSIONED) -> dict[str, str | None]:
     """Installed versions of ``names`` (``None`` if absent) plus the Python version."""
+    from importlib import metadata  # lazily: importing it costs a noticeable share of a cold start
+
     out: dict[str, str | None] = {}
     for name in names:
         try:

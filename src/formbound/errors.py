@@ -21,6 +21,7 @@ __all__ = [
     "GenerationError",
     "Issue",
     "SpecError",
+    "SpecWarning",
 ]
 
 #: Stages of enforcement, in the order a text normally passes them.
@@ -33,6 +34,13 @@ class FormboundError(Exception):
 
 class SpecError(FormboundError, ValueError):
     """A spec (schema, DDL, dialect, policy) is malformed; raised when the spec is built."""
+
+
+class SpecWarning(UserWarning):
+    """A spec is accepted but probably not what was meant (a misspelt JSON Schema keyword, say).
+
+    Turn it into an error with ``warnings.simplefilter("error", SpecWarning)``.
+    """
 
 
 class ConfigError(FormboundError, ValueError):

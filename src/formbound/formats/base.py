@@ -60,14 +60,18 @@ class Spec(ABC):
 
     # ----------------------------------------------------------------- factories
     @staticmethod
-    def json(schema: Any) -> Spec:
+    def json(schema: Any, **options: Any) -> Spec:
         """A JSON spec from a JSON Schema dict, a path to a ``.json`` schema file, or a pydantic model class.
+
+        Options (see :class:`formbound.formats.json.JsonSpec`): ``max_string_length``, ``max_items``, and
+        ``registry``, a :class:`referencing.Registry` for ``$ref`` targets outside the schema (nothing is
+        ever fetched without one).
 
         >>> spec = Spec.json({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
         >>> spec.format
         'json'
         """
-        return _build("json", schema)
+        return _build("json", schema, **options)
 
     @staticmethod
     def yaml(schema: Any = None, **options: Any) -> Spec:

@@ -12,7 +12,7 @@ from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
 from formbound.formats.json_repair import json_candidates
-from formbound.formats.schema import SchemaValidator, grammar_schema
+from formbound.formats.jsonschema import SchemaValidator, grammar_schema
 
 __all__ = ["JsonSpec"]
 
@@ -49,15 +49,22 @@ class JsonSpec(Spec):
         schema: JSON Schema dict, path to a ``.json`` schema file, or a pydantic model class. ``None``
             or ``{}`` accepts any JSON value.
         max_string_length, max_items: bounds added to the decoding grammar where the schema has none.
+        registry: a :class:`referencing.Registry` with the schemas ``$ref`` may reach outside this one;
+            by default nothing outside it (and the bundled draft metaschemas) is reachable or fetched.
     """
 
     format = "json"
     stages = ("syntax", "schema")
 
     def __init__(
-        self, schema: Any = None, *, max_string_length: int | None = 256, max_items: int | None = 32
+        self,
+        schema: Any = None,
+        *,
+        max_string_length: int | None = 256,
+        max_items: int | None = 32,
+        registry: Any = None,
     ) -> None:
-        self.validator = SchemaValidator({} if schema is None else schema)
+        self.validator = SchemaValidator({} if schema is None else schema, registry=registry)
         self.max_string_length = max_string_length
         self.max_items = max_items
         self._constraint: Constraint | None = None
@@ -138,6 +145,6 @@ class JsonSpec(Spec):
         return d
 
     def render_schema(self) -> str:
-        from formbound.formats.schema_render import render_shape
+        from formbound.formats.jsonschema.render import render_shape
 
         return render_shape(self.schema)

@@ -5,25 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from formbound.formats.jsonschema.refs import resolve_local
+
 __all__ = ["render_shape"]
 
 _MAX_DEPTH = 6
-
-
-def _resolve(schema: Any, root: Any) -> Any:
-    seen = 0
-    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 8:
-        ref = schema["$ref"]
-        if not ref.startswith("#/"):
-            return {}
-        node = root
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        extra = {k: v for k, v in schema.items() if k != "$ref"}
-        schema = {**node, **extra} if isinstance(node, dict) else node
-        seen += 1
-    return schema
 
 
 def _constraints(s: dict[str, Any]) -> str:
@@ -45,8 +31,26 @@ def _constraints(s: dict[str, Any]) -> str:
     return f" ({', '.join(bits)})" if bits else ""
 
 
+def _cut_off(schema: dict[str, Any]) -> str:
+    """What a subschema below the depth limit is, without its inner shape (``integer``, ``object``)."""
+    types = schema.get("type")
+    names = [t for t in types if isinstance(t, str)] if isinstance(types, list) else [types]
+    names = [t for t in names if isinstance(t, str)]
+    if not names:
+        if "properties" in schema:
+            names = ["object"]
+        elif "items" in schema or "prefixItems" in schema:
+            names = ["array"]
+        elif "const" in schema or "enum" in schema:
+            values = [schema["const"]] if "const" in schema else schema["enum"]
+            return " | ".join(json.dumps(v) for v in values) if isinstance(values, list) else "any"
+    if not names:
+        return "any"
+    return " | ".join("any[]" if t == "array" else t for t in names)
+
+
 def _shape(schema: Any, root: Any, indent: int, depth: int) -> str:
-    schema = _resolve(schema, root)
+    schema = resolve_local(schema, root)
     if schema is True or schema == {}:
         return "any"
     if schema is False:
@@ -54,23 +58,23 @@ def _shape(schema: Any, root: Any, indent: int, depth: int) -> str:
     if not isinstance(schema, dict):
         return "any"
     if depth > _MAX_DEPTH:
-        return "object"
+        return _cut_off(schema)
     if "const" in schema:
         return json.dumps(schema["const"])
-    if "enum" in schema:
+    if isinstance(schema.get("enum"), list):
         return " | ".join(json.dumps(v) for v in schema["enum"])
     for key in ("anyOf", "oneOf"):
-        if key in schema:
+        if isinstance(schema.get(key), list):
             return " | ".join(_shape(s, root, indent, depth + 1) for s in schema[key])
-    if "allOf" in schema:
+    if isinstance(schema.get("allOf"), list):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            part = _resolve(part, root)
+            part = resolve_local(part, root)
             if isinstance(part, dict):
                 for k, v in part.items():
-                    if k == "properties":
+                    if k == "properties" and isinstance(v, dict):
                         merged.setdefault("properties", {}).update(v)
-                    elif k == "required":
+                    elif k == "required" and isinstance(v, list):
                         merged.setdefault("required", []).extend(v)
                     else:
                         merged.setdefault(k, v)
@@ -79,10 +83,11 @@ def _shape(schema: Any, root: Any, indent: int, depth: int) -> str:
     if isinstance(types, list):
         return " | ".join(_shape({**schema, "type": t}, root, indent, depth) for t in types)
     if types == "object" or "properties" in schema:
-        props = schema.get("properties", {})
-        if not props:
+        props = schema.get("properties")
+        if not isinstance(props, dict) or not props:
             return "object"
-        required = set(schema.get("required", []))
+        required = schema.get("required")
+        required = {r for r in required if isinstance(r, str)} if isinstance(required, list) else set()
         pad = "  " * (indent + 1)
         lines = ["{"]
         for name, sub in props.items():
