@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import formbound as fb
-from formbound.formats.json_repair import lenient_parse
+from formbound.formats.json.repair import lenient_parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "json"
 PERSON = {
