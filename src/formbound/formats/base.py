@@ -60,14 +60,17 @@ class Spec(ABC):
 
     # ----------------------------------------------------------------- factories
     @staticmethod
-    def json(schema: Any) -> Spec:
+    def json(schema: Any, **options: Any) -> Spec:
         """A JSON spec from a JSON Schema dict, a path to a ``.json`` schema file, or a pydantic model class.
+
+        Options (see :class:`formbound.formats.json.JsonSpec`): ``strict=True`` refuses values a pydantic
+        model would convert (by default each conversion is reported as the repair ``coerce``).
 
         >>> spec = Spec.json({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
         >>> spec.format
         'json'
         """
-        return _build("json", schema)
+        return _build("json", schema, **options)
 
     @staticmethod
     def yaml(schema: Any = None, **options: Any) -> Spec:
@@ -81,14 +84,15 @@ class Spec(ABC):
 
     @staticmethod
     def coerce(spec: Any) -> Spec:
-        """``spec`` itself if it is a Spec; a JSON spec for a schema dict or a pydantic model class."""
+        """``spec`` itself if it is a Spec; a JSON spec for whatever :meth:`json` accepts (a schema dict,
+        a path to a ``.json`` schema file as ``str`` or ``Path``, a pydantic model class)."""
         if isinstance(spec, Spec):
             return spec
-        if isinstance(spec, dict) or isinstance(spec, type):
+        if isinstance(spec, (dict, type, str, Path)):
             return Spec.json(spec)
         raise SpecError(
-            "expected a formbound.Spec, a JSON Schema dict or a pydantic model class, "
-            f"got {type(spec).__name__}"
+            "expected a formbound.Spec, a JSON Schema dict, a path to a JSON Schema file or a pydantic "
+            f"model class, got {type(spec).__name__}"
         )
 
     @staticmethod
@@ -191,6 +195,10 @@ class Spec(ABC):
         """A stable hash of the spec, recorded in datasets and adapters built for it."""
         blob = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def validate_with_repairs(self, value: Any, text: str) -> tuple[Any, tuple[str, ...]]:
+        """:meth:`validate`, plus the names of any changes validation itself made (e.g. ``coerce``)."""
+        return self.validate(value, text), ()
 
     def check(self, text: str) -> Any:
         """Parse and validate ``text`` without repairs; return the value or raise EnforcementError."""

@@ -3,18 +3,21 @@
 :func:`lenient_parse` reads one JSON value the way models tend to write it — single quotes, trailing
 commas, comments, Python literals, raw newlines in strings, a value cut off by the token limit — and returns
 the value with the names of the repairs it needed. It is iterative (no recursion, so no RecursionError on
-hostile nesting) and never invents content: a cut-off value is closed, an unfinished key/value pair dropped.
-:func:`json_candidates` finds the values in a text (inside code fences, among prose, several in a row).
+hostile nesting) and never invents content: a text cut off inside its value is closed and the root's
+unfinished trailing member (a cut-off string or number, or a member whose own value is unfinished) is
+dropped, never kept in part; that repair is named ``truncated`` and is accepted only on request.
+Numbers out of range (``1e999``), integers past Python's digit limit and lone surrogates are refused.
+:mod:`formbound.formats.json.scan` finds the values in a text (code fences, prose, several in a row).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NoEquivalent", "ParsedValue", "RepairFailed", "TooDeep", "json_candidates", "lenient_parse"]
+__all__ = ["REPAIR_ORDER", "NoEquivalent", "ParsedValue", "RepairFailed", "TooDeep", "lenient_parse"]
 
 #: Repairs, in the order they are reported.
 REPAIR_ORDER = (
@@ -32,9 +35,10 @@ REPAIR_ORDER = (
     "truncated",
 )
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)(?:```|\Z)", re.S)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _WS = " \t\r\n"
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _LITERALS: dict[str, tuple[Any, str | None]] = {
@@ -63,6 +67,10 @@ class TooDeep(RepairFailed):
 
 class NoEquivalent(RepairFailed):
     """A literal (NaN, Infinity, undefined) that JSON cannot represent; never guessed into a value."""
+
+
+class _Cut(RepairFailed):
+    """The text ends inside a scalar or a key: what was read of it is never kept."""
 
 
 @dataclass
@@ -115,17 +123,14 @@ class _Reader:
             out.append(s[self.i : j])
             self.i = j
             if j >= self.n:
-                self.repairs.add("truncated")
-                return "".join(out)
+                raise _Cut("the text ends inside a string", j)
             c = s[j]
             if c == quote:
                 self.i += 1
                 return "".join(out)
             if c == "\\":
                 if j + 1 >= self.n:
-                    self.i = self.n
-                    self.repairs.add("truncated")
-                    return "".join(out)
+                    raise _Cut("the text ends inside a string", j)
                 e = s[j + 1]
                 if e in _ESCAPES:
                     out.append(_ESCAPES[e])
@@ -133,9 +138,8 @@ class _Reader:
                 elif e == "'" and quote == "'":
                     out.append("'")
                     self.i = j + 2
-                elif e == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", s[j + 2 : j + 6]):
-                    out.append(chr(int(s[j + 2 : j + 6], 16)))
-                    self.i = j + 6
+                elif e == "u" and _HEX4.fullmatch(s, j + 2, j + 6):
+                    out.append(self._unicode_escape(j))
                 else:
                     out.append("\\")
                     self.repairs.add("invalid_escape")
@@ -146,6 +150,20 @@ class _Reader:
             self.repairs.add("unescaped_newline")
             self.i = j + 1
 
+    def _unicode_escape(self, j: int) -> str:
+        """The character of ``\\uXXXX`` at ``j`` (a surrogate pair read as one); lone surrogates refused."""
+        s = self.s
+        cp = int(s[j + 2 : j + 6], 16)
+        self.i = j + 6
+        if 0xD800 <= cp < 0xDC00 and s.startswith("\\u", j + 6) and _HEX4.fullmatch(s, j + 8, j + 12):
+            low = int(s[j + 8 : j + 12], 16)
+            if 0xDC00 <= low < 0xE000:
+                self.i = j + 12
+                return chr(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00))
+        if 0xD800 <= cp < 0xE000:
+            raise RepairFailed(f"lone surrogate {s[j : j + 6]!r} is not a character (not Unicode)", j)
+        return chr(cp)
+
     def scalar(self) -> Any:
         s, i = self.s, self.i
         c = s[i]
@@ -153,16 +171,19 @@ class _Reader:
             return self.string()
         m = _NUMBER.match(s, i)
         if m and m.end() > i:
+            if _NUMBER_TAIL.match(s, m.end()).end() >= self.n:  # type: ignore[union-attr]
+                raise _Cut("the text ends inside a number", i)
             self.i = m.end()
-            if self.i < self.n and (s[self.i].isalnum() or s[self.i] in "._"):
+            if s[self.i].isalnum() or s[self.i] in "._":
                 raise RepairFailed(f"malformed number {s[i : self.i + 1]!r}", i)
-            text = m.group()
-            return float(text) if any(ch in text for ch in ".eE") else int(text)
+            return _number(m.group(), i)
         if c == "-" and s.startswith("-Infinity", i):
             raise NoEquivalent("-Infinity has no JSON equivalent; the model must give a number or null", i)
         m = _IDENT.match(s, i)
         if m:
             word = m.group()
+            if m.end() >= self.n and any(lit.startswith(word) and lit != word for lit in _LITERALS):
+                raise _Cut("the text ends inside a literal", i)
             if word in _LITERALS:
                 value, repair = _LITERALS[word]
                 if repair:
@@ -182,84 +203,108 @@ class _Reader:
             return self.string()
         m = _IDENT.match(self.s, self.i)
         if m:
+            if m.end() >= self.n:
+                raise _Cut("the text ends inside a key", self.i)
             self.i = m.end()
             self.repairs.add("unquoted_keys")
             return m.group()
         raise RepairFailed(f"expected a key, found {c!r}", self.i)
 
     def value(self) -> Any:
-        """One value, iteratively; closes containers left open at the end of the text."""
+        """One value, iteratively; a text cut off inside it is closed and its unfinished member dropped."""
         self.skip()
         if self.i >= self.n:
             raise RepairFailed("no value found", self.i)
         if self.s[self.i] not in "{[":
-            return self.scalar()
-        # stack of [container, pending_key]; states are implied by what was last read
+            return self.scalar()  # a cut-off scalar at the top is never kept (_Cut propagates)
+        # stack of [container, pending_key, after_comma]; states are implied by what was last read
         root: Any = None
         stack: list[list[Any]] = []
-        expect_value = True
-        while True:
-            self.skip()
-            if self.i >= self.n:  # cut off by a token limit: close what is open
-                if not stack:
+        member_open = False  # the root's last attached member is a container not closed yet
+        try:
+            while True:
+                done, member_open = self._step(stack, member_open)
+                if root is None and stack:
+                    root = stack[0][0]
+                if done:
                     return root
-                self.repairs.add("truncated")
-                return root
-            c = self.s[self.i]
-            top = stack[-1] if stack else None
-            if expect_value:
-                if top is not None and c in "]}":
-                    if isinstance(top[0], dict) and top[1] is not None:
-                        raise RepairFailed(f"missing value for key {top[1]!r}", self.i)
-                    if top[2]:  # a comma came right before
-                        self.repairs.add("trailing_comma")
-                    expect_value = False
-                    continue
-                if top is not None and isinstance(top[0], dict) and top[1] is None:
-                    key = self.key()
-                    self.skip()
-                    if self.i >= self.n:
-                        self.repairs.add("truncated")
-                        return root
-                    if self.s[self.i] != ":":
-                        raise RepairFailed(f"expected ':' after key {key!r}", self.i)
-                    self.i += 1
-                    top[1] = key
-                    continue
-                if c in "{[":
-                    if len(stack) >= MAX_DEPTH:
-                        raise TooDeep(f"nesting deeper than {MAX_DEPTH} levels", self.i)
-                    new: Any = {} if c == "{" else []
-                    self.i += 1
-                    self._attach(stack, new)
-                    if root is None and not stack:
-                        root = new
-                    stack.append([new, None, False])
-                    continue
-                val = self.scalar()
-                self._attach(stack, val)
-                expect_value = False
-                continue
-            # after a value: ',' or a closer
-            assert top is not None
-            if c == ",":
+        except _Cut:
+            if root is None:
+                raise
+            self.i = self.n
+            self.repairs.add("truncated")
+            if member_open:  # never keep a member whose value is unfinished
+                if isinstance(root, dict):
+                    root.pop(next(reversed(root)))
+                else:
+                    root.pop()
+            return root
+
+    def _step(self, stack: list[list[Any]], member_open: bool) -> tuple[bool, bool]:
+        """Read one token; return (the root value is complete, the root's last member is unfinished)."""
+        self.skip()
+        if self.i >= self.n:
+            raise _Cut("the text ends inside a value", self.i)
+        c = self.s[self.i]
+        top = stack[-1] if stack else None
+        expect_value = top is None or top[3]
+        if expect_value:
+            if top is not None and c in "]}":
+                if isinstance(top[0], dict) and top[1] is not None:
+                    raise RepairFailed(f"missing value for key {top[1]!r}", self.i)
+                if top[2]:  # a comma came right before
+                    self.repairs.add("trailing_comma")
+                top[3] = False
+                return False, member_open
+            if top is not None and isinstance(top[0], dict) and top[1] is None:
+                key = self.key()
+                self.skip()
+                if self.i >= self.n:
+                    raise _Cut("the text ends after a key", self.i)
+                if self.s[self.i] != ":":
+                    raise RepairFailed(f"expected ':' after key {key!r}", self.i)
                 self.i += 1
-                top[2] = True
-                expect_value = True
-                continue
-            closer = "}" if isinstance(top[0], dict) else "]"
-            if c == closer:
+                top[1] = key
+                return False, member_open
+            if c in "{[":
+                if len(stack) >= MAX_DEPTH:
+                    raise TooDeep(f"nesting deeper than {MAX_DEPTH} levels", self.i)
+                new: Any = {} if c == "{" else []
                 self.i += 1
-                stack.pop()
-                if not stack:
-                    return root
-                continue
-            if c in "]}":
-                raise RepairFailed(f"expected {closer!r}, found {c!r}", self.i)
-            # a value where a comma belongs: "a": 1 "b": 2
-            self.repairs.add("missing_comma")
-            top[2] = False
-            expect_value = True
+                self._attach(stack, new)
+                if len(stack) == 1:
+                    member_open = True
+                stack.append([new, None, False, True])
+                return False, member_open
+            val = self.scalar()
+            self._attach(stack, val)
+            assert top is not None  # a scalar root is read by value()
+            top[3] = False
+            return False, member_open
+        # after a value: ',' or a closer
+        assert top is not None
+        if c == ",":
+            self.i += 1
+            top[2] = True
+            top[3] = True
+            return False, member_open
+        closer = "}" if isinstance(top[0], dict) else "]"
+        if c == closer:
+            self.i += 1
+            stack.pop()
+            if not stack:
+                return True, False
+            stack[-1][3] = False
+            if len(stack) == 1:
+                member_open = False
+            return False, member_open
+        if c in "]}":
+            raise RepairFailed(f"expected {closer!r}, found {c!r}", self.i)
+        # a value where a comma belongs: "a": 1 "b": 2
+        self.repairs.add("missing_comma")
+        top[2] = False
+        top[3] = True
+        return False, member_open
 
     @staticmethod
     def _attach(stack: list[list[Any]], val: Any) -> None:
@@ -290,42 +335,17 @@ def lenient_parse(s: str, pos: int = 0) -> ParsedValue:
     return ParsedValue(value, start, reader.i, reader.repairs)
 
 
-def json_candidates(text: str, max_values: int = 20) -> Iterator[tuple[Any, tuple[str, ...]]]:
-    """Values found in ``text`` with the repairs that found them, most conservative first.
-
-    Order: the contents of each code fence, then the whole text; within each, every value among the
-    prose in order (several values are tried in turn: the first that validates wins).
-    """
-    regions: list[tuple[str, tuple[str, ...]]] = [
-        (m.group(2), ("strip_fence",)) for m in _FENCE.finditer(text)
-    ]
-    regions.append((text, ()))
-    for region, base in regions:
-        values: list[ParsedValue] = []
-        pos = 0
-        while len(values) < max_values:
-            starts = [p for p in (region.find("{", pos), region.find("[", pos)) if p >= 0]
-            if not starts:
-                break
-            start = min(starts)
-            try:
-                pv = lenient_parse(region, start)
-            except TooDeep:
-                break
-            except RepairFailed:
-                pos = start + 1
-                continue
-            values.append(pv)
-            pos = max(pv.end, start + 1)
-        prose, last = False, 0
-        for pv in values:
-            prose = prose or bool(region[last : pv.start].strip())
-            last = pv.end
-        prose = prose or bool(region[last:].strip())
-        for pv in values:
-            extra = set(pv.repairs)
-            if len(values) > 1:
-                extra.add("multiple_values")
-            if prose:
-                extra.add("strip_prose")
-            yield pv.value, base + _ordered(extra)
+def _number(text: str, pos: int) -> int | float:
+    """A JSON number as Python reads it; out-of-range and over-long numbers are refused, never rounded."""
+    if any(ch in text for ch in ".eE"):
+        value = float(text)
+        if not math.isfinite(value):
+            raise NoEquivalent(f"number {text[:30]!r} is out of range for a JSON number", pos)
+        return value
+    try:
+        return int(text)
+    except ValueError:  # over the interpreter's integer digit limit
+        raise RepairFailed(
+            f"integer of {len(text.lstrip('-')):,} digits is too long to read; give it as a string",
+            pos,
+        ) from None
