@@ -193,3 +193,97 @@ def test_spec_path_is_accepted_everywhere(tmp_path: Path) -> None:
     with pytest.raises(fb.EnforcementError):
         fb.enforce("{}", str(p))
     assert fb.guard(str(p))(lambda q, feedback=None: '{"n": 1}')("q").value == {"n": 1}
+
+
+# ------------------------------------------------------------------ pydantic
+def _models() -> tuple[type, type, type]:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Inner(pydantic.BaseModel):
+        code: str = pydantic.Field(alias="Code")
+        note: str = pydantic.Field(default="", exclude=True)
+
+    class Person(pydantic.BaseModel):
+        name: str = pydantic.Field(alias="fullName")
+        age: int
+        secret: str = pydantic.Field(exclude=True)
+        inner: Inner
+        items: list[Inner] = pydantic.Field(default_factory=list)
+        other: str = pydantic.Field(default="x", validation_alias="otherName")
+
+    class Picky(pydantic.BaseModel):
+        n: int
+
+        @pydantic.field_validator("n")
+        @classmethod
+        def broken(cls, v: int) -> int:
+            if v == 1:
+                raise KeyError("missing")
+            if v == 2:
+                raise TypeError("bad type")
+            return v
+
+    return Inner, Person, Picky
+
+
+def test_pydantic_text_validates_against_its_own_spec() -> None:
+    _, person, _ = _models()
+    text = json.dumps(
+        {
+            "fullName": "Ada",
+            "age": 36,
+            "secret": "s",
+            "inner": {"Code": "c", "note": "n"},
+            "items": [{"Code": "d"}],
+            "otherName": "y",
+        }
+    )
+    result = fb.enforce(text, person)
+    assert result.repairs == ()
+    again = fb.enforce(result.text, person, repair=False)
+    assert again.value == result.value
+    assert again.value.secret == "s" and again.value.other == "y"
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        ({"n": "36"}, "string for int"),
+        ({"n": 36, "flag": "yes"}, "string for bool"),
+        ({"n": 36, "unknown": 1}, "unknown key"),
+        ({"n": 36.0}, "float for int"),
+    ],
+)
+def test_pydantic_coercions_are_named_or_refused(data: dict[str, Any], what: str) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class M(pydantic.BaseModel):
+        n: int
+        flag: bool = False
+
+    lax = fb.enforce(json.dumps(data), M)
+    assert "coerce" in lax.repairs, what
+    with pytest.raises(fb.EnforcementError) as info:
+        fb.enforce(json.dumps(data), fb.Spec.json(M, strict=True))
+    assert (info.value.stage, info.value.errors[0].kind) == ("schema", "coerce")
+    exact = fb.enforce('{"n": 36, "flag": true}', fb.Spec.json(M, strict=True))
+    assert exact.repairs == () and exact.value.n == 36
+
+
+def test_pydantic_unknown_nested_key_is_reported() -> None:
+    inner, _, _ = _models()
+    pydantic = pytest.importorskip("pydantic")
+
+    class Outer(pydantic.BaseModel):
+        inner: inner  # type: ignore[valid-type]
+
+    assert fb.enforce('{"inner": {"Code": "c"}}', Outer).repairs == ()
+    assert fb.enforce('{"inner": {"Code": "c", "zzz": 1}}', Outer).repairs == ("coerce",)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_pydantic_validator_raising_other_errors_is_a_schema_error(n: int) -> None:
+    _, _, picky = _models()
+    with pytest.raises(fb.EnforcementError) as info:
+        fb.enforce(json.dumps({"n": n}), picky)
+    assert (info.value.stage, info.value.errors[0].kind) == ("schema", "validator_error")
