@@ -147,8 +147,11 @@ def enforce(
         except StopIteration:
             break
         except EnforcementError as err:  # the repairs themselves refuse (e.g. several values)
-            if _stage_rank(spec, err) >= _stage_rank(spec, best):
+            if _stage_rank(spec, err) > _stage_rank(spec, best):
                 best = EnforcementError(err.stage, err.errors, err.text, raw=text, repairs=err.repairs)
+            elif err.stage == best.stage:  # say why repair stopped, and keep what the strict reading found
+                issues = [*err.errors, *best.errors]
+                best = EnforcementError(best.stage, issues, best.text, raw=text, repairs=best.repairs)
             break
         if "truncated" in cand.repairs and not allow_truncated:
             if _stage_rank(spec, best) == 0:

@@ -35,7 +35,7 @@ REPAIR_ORDER = (
     "truncated",
 )
 
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
@@ -169,14 +169,15 @@ class _Reader:
         c = s[i]
         if c in "\"'":
             return self.string()
-        m = _NUMBER.match(s, i)
-        if m and m.end() > i:
-            if _NUMBER_TAIL.match(s, m.end()).end() >= self.n:  # type: ignore[union-attr]
+        m = _NUMBER.match(s, i) if c in "-0123456789" else None
+        if m is not None:
+            end = m.end()
+            if (end >= self.n or s[end] in ".eE+-") and _NUMBER_TAIL.match(s, end).end() >= self.n:  # type: ignore[union-attr]
                 raise _Cut("the text ends inside a number", i)
-            self.i = m.end()
-            if s[self.i].isalnum() or s[self.i] in "._":
-                raise RepairFailed(f"malformed number {s[i : self.i + 1]!r}", i)
-            return _number(m.group(), i)
+            self.i = end
+            if s[end].isalnum() or s[end] in "._":
+                raise RepairFailed(f"malformed number {s[i : end + 1]!r}", i)
+            return _number(m.group(), i, m.group(1) is not None or m.group(2) is not None)
         if c == "-" and s.startswith("-Infinity", i):
             raise NoEquivalent("-Infinity has no JSON equivalent; the model must give a number or null", i)
         m = _IDENT.match(s, i)
@@ -335,9 +336,9 @@ def lenient_parse(s: str, pos: int = 0) -> ParsedValue:
     return ParsedValue(value, start, reader.i, reader.repairs)
 
 
-def _number(text: str, pos: int) -> int | float:
+def _number(text: str, pos: int, is_float: bool) -> int | float:
     """A JSON number as Python reads it; out-of-range and over-long numbers are refused, never rounded."""
-    if any(ch in text for ch in ".eE"):
+    if is_float:
         value = float(text)
         if not math.isfinite(value):
             raise NoEquivalent(f"number {text[:30]!r} is out of range for a JSON number", pos)

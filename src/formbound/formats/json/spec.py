@@ -19,7 +19,7 @@ __all__ = ["JsonSpec"]
 
 #: Repairs are attempted on texts up to this size; longer invalid texts are refused with a clear error
 #: (the repairing reader is pure Python: this bound keeps a failed repair well under a second).
-MAX_REPAIR_CHARS = 200_000
+MAX_REPAIR_CHARS = 100_000
 
 
 class JsonSpec(Spec):
