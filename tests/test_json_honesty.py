@@ -287,3 +287,12 @@ def test_pydantic_validator_raising_other_errors_is_a_schema_error(n: int) -> No
     with pytest.raises(fb.EnforcementError) as info:
         fb.enforce(json.dumps({"n": n}), picky)
     assert (info.value.stage, info.value.errors[0].kind) == ("schema", "validator_error")
+
+
+def test_guard_re_asks_a_generation_cut_by_the_token_limit() -> None:
+    answers = iter([Generation('{"n": 1', 5, 5, 0.1, "length"), Generation('{"n": 12}', 5, 5, 0.1, "stop")])
+    ask = fb.guard({"required": ["n"]})(lambda p, feedback=None: next(answers))
+    result = ask("how many?")
+    assert result.value == {"n": 12}
+    assert result.attempts[0].text == '{"n": 1'
+    assert result.attempts[0].error is not None and result.attempts[0].error.errors[0].kind == "truncated"

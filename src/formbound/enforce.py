@@ -171,6 +171,15 @@ def enforce(
     raise best
 
 
+def _raw_text(text: Any) -> str:
+    """The text of what a guarded function returned (a str, bytes, a generation, or None)."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "replace")
+    return str(getattr(text, "text", text))
+
+
 def _truncated_issue(why: str) -> Issue:
     return Issue(
         f"{why}: the output was cut off, and what it would have said is unknown; raise the token limit, "
@@ -235,11 +244,11 @@ def guard(
                         )
                     result = enforce(text, the_spec, repair=repair)
                 except EnforcementError as err:
-                    attempts.append(Attempt(text if text is not None else "", err, fb))
+                    attempts.append(Attempt(_raw_text(text), err, fb))
                     last = err
                     fb = feedback(err)
                     continue
-                attempts.append(Attempt(text, None, fb))
+                attempts.append(Attempt(_raw_text(text), None, fb))
                 return Result(result.value, the_spec, result.repairs, result.raw, tuple(attempts))
             assert last is not None  # loop ran at least once
             raise last.with_attempts(attempts)

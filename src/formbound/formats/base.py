@@ -84,11 +84,14 @@ class Spec(ABC):
 
     @staticmethod
     def coerce(spec: Any) -> Spec:
-        """``spec`` itself if it is a Spec; a JSON spec for whatever :meth:`json` accepts (a schema dict,
-        a path to a ``.json`` schema file as ``str`` or ``Path``, a pydantic model class)."""
+        """``spec`` itself if it is a Spec; a JSON spec for a schema dict or a pydantic model class; for a
+        path (``str`` or ``Path``), the spec :meth:`load` reads from that file (a JSON Schema file is a
+        JSON spec, as with :meth:`json`)."""
         if isinstance(spec, Spec):
             return spec
-        if isinstance(spec, (dict, type, str, Path)):
+        if isinstance(spec, (str, Path)):
+            return Spec.load(spec)
+        if isinstance(spec, (dict, type)):
             return Spec.json(spec)
         raise SpecError(
             "expected a formbound.Spec, a JSON Schema dict, a path to a JSON Schema file or a pydantic "
