@@ -32,6 +32,8 @@ _BROKEN_OUTER = [
     '{{"a": "x", "b": {v}, "c": -}}',
     '"a": 1, "b": {v}, "c": 2',
     '{{"a": 1 "b": {v} !!}}',
+    '{{"a": "```json\n{v}\n```", "c": bad}}',
+    '{{"a": "x", "b": ```json\n{v}\n``` ]]',
 ]
 
 
@@ -55,6 +57,8 @@ def test_a_broken_outer_value_never_yields_its_inner_value(inner: Any, template:
         ('"see [1, 2] here"', {"type": "array"}),
         ('Use {name} as the key: {"a": 1}', {}),
         ('{"a": 1}}', {}),
+        ('{"a": "```json\n{"b": 1}\n```", "c": bad}', {}),
+        ('Sure: ```json\n{"b": 1}\n``` and {"c": 2}', {"type": "object"}),
     ],
 )
 def test_examples_of_pieces_are_refused(text: str, schema: dict[str, Any]) -> None:

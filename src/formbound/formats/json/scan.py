@@ -86,6 +86,16 @@ def _scan(region: str, max_values: int) -> tuple[list[ParsedValue], bool]:
     return values, prose
 
 
+def _gaps(fences: list[re.Match[str]], n: int) -> list[tuple[int, int]]:
+    """The spans of the text outside the fences."""
+    out, last = [], 0
+    for m in fences:
+        out.append((last, m.start()))
+        last = m.end()
+    out.append((last, n))
+    return out
+
+
 def json_candidates(text: str, max_values: int = 20) -> list[Found]:
     """The values in ``text``, in order, each with its repairs.
 
@@ -99,13 +109,18 @@ def json_candidates(text: str, max_values: int = 20) -> list[Found]:
     >>> [f.value for f in json_candidates('Sure: {"a": 1,} hope it helps')]
     [{'a': 1}]
     """
-    regions: list[tuple[str, str | None]] = [(m.group(2), "strip_fence") for m in _FENCE.finditer(text)]
+    fences = list(_FENCE.finditer(text))
     found: list[tuple[ParsedValue, set[str]]] = []
-    for region, base in regions:
-        values, prose = _scan(region, max_values)
-        for pv in values:
-            found.append((pv, {base, "strip_prose"} if prose else {base}))  # type: ignore[arg-type]
-    if not found:
+    for m in fences:
+        values, prose = _scan(m.group(2), max_values)
+        found += [(pv, {"strip_fence", "strip_prose"} if prose else {"strip_fence"}) for pv in values]
+    if found:
+        # the text around the fences is prose: it may hold nothing unread (a fence inside a broken value,
+        # e.g. in one of its strings, is not a fence) and any value it holds is one more value
+        outside = "\n".join(text[a:b] for a, b in _gaps(fences, len(text)))
+        values, _ = _scan(outside, max_values)
+        found += [(pv, {"strip_fence", "strip_prose"}) for pv in values]
+    else:
         values, prose = _scan(text, max_values)
         found = [(pv, {"strip_prose"} if prose else set()) for pv in values]
     several = len(found) > 1
