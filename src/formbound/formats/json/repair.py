@@ -40,6 +40,7 @@ _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _WS = " \t\r\n"
+_SKIPPABLE = _WS + "/#"
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _LITERALS: dict[str, tuple[Any, str | None]] = {
     "true": (True, None),
@@ -223,8 +224,9 @@ class _Reader:
         stack: list[list[Any]] = []
         member_open = False  # the root's last attached member is a container not closed yet
         try:
+            step = self._step
             while True:
-                done, member_open = self._step(stack, member_open)
+                done, member_open = step(stack, member_open)
                 if root is None and stack:
                     root = stack[0][0]
                 if done:
@@ -243,7 +245,8 @@ class _Reader:
 
     def _step(self, stack: list[list[Any]], member_open: bool) -> tuple[bool, bool]:
         """Read one token; return (the root value is complete, the root's last member is unfinished)."""
-        self.skip()
+        if self.i >= self.n or self.s[self.i] in _SKIPPABLE:
+            self.skip()
         if self.i >= self.n:
             raise _Cut("the text ends inside a value", self.i)
         c = self.s[self.i]
