@@ -140,7 +140,7 @@ def _pydantic_breakdown(model: Any, text: str, spec: Any) -> list[tuple[str, flo
     (last one wins) and ``NaN``/``Infinity``, which formbound rejects as syntax errors. So it parses with
     ``json`` and a pairs hook (duplicate check), then validates the Python dict with ``model_validate``.
     """
-    from formbound.formats.json import _DECODER
+    from formbound.formats.json.parse import _DECODER
 
     value = _DECODER.decode(text)
     steps = [

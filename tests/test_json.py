@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import formbound as fb
-from formbound.formats.json_repair import lenient_parse
+from formbound.formats.json.repair import lenient_parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "json"
 PERSON = {
@@ -93,10 +93,31 @@ def test_pointer_escaping() -> None:
 def test_never_repairs_into_schema_violation() -> None:
     # truncation closes the object, but the result misses a required field: still an error
     with pytest.raises(fb.EnforcementError) as info:
-        fb.enforce('{"name": "Ada", "ag', PERSON)
+        fb.enforce('{"name": "Ada", "ag', PERSON, allow_truncated=True)
     assert info.value.stage == "schema"
     assert info.value.repairs == ("truncated",)
     assert info.value.raw == '{"name": "Ada", "ag'
+
+
+@pytest.mark.parametrize("case", _cases("truncated.jsonl"), ids=lambda c: c["name"])
+def test_truncated_fails_by_default(case: dict) -> None:
+    with pytest.raises(fb.EnforcementError) as info:
+        fb.enforce(case["broken"], PERSON)
+    assert (info.value.stage, info.value.errors[0].kind) == ("syntax", "truncated")
+    assert "allow_truncated=True" in str(info.value)
+
+
+@pytest.mark.parametrize("case", _cases("truncated.jsonl"), ids=lambda c: c["name"])
+def test_truncated_on_request_drops_the_unfinished_member(case: dict) -> None:
+    if case["allowed"] is None:
+        with pytest.raises(fb.EnforcementError) as info:
+            fb.enforce(case["broken"], PERSON, allow_truncated=True)
+        assert info.value.stage == case["stage"]
+        assert case["contains"] in str(info.value)
+        return
+    result = fb.enforce(case["broken"], PERSON, allow_truncated=True)
+    assert result.value == case["allowed"]
+    assert list(result.repairs) == case["repairs"]
 
 
 def test_formats_are_checked() -> None:

@@ -34,8 +34,8 @@ def test_each_rung_measures_what_it_promises(task_dir: Path) -> None:
     assert _summary(report) == {
         "raw": (2, 2, 1, 1, 0),  # the fenced answer fails without repairs
         "prompted": (2, 2, 1, 1, 0),
-        # the fence is repaired; the cut-off answer is closed by a repair (syntax valid) but lacks "age"
-        "repaired": (4, 3, 2, 1, 0),
+        # the fence is repaired; the cut-off answer stays an error (truncation is never repaired by default)
+        "repaired": (3, 3, 2, 1, 0),
         "reask": (4, 4, 3, 0, 1),  # one re-ask fixes the cut-off answer
         "constrained": (4, 4, 3, 0, 0),
     }
@@ -72,7 +72,8 @@ def test_error_records_carry_stage_kind_and_text(task_dir: Path) -> None:
     repaired = {r.task_id: r for r in report.records_for("repaired")}
     assert repaired["p-05"].schema_valid and repaired["p-05"].repairs
     assert repaired["p-05"].value == {"name": "Bob", "age": 41}
-    assert repaired["p-06"].syntax_valid and repaired["p-06"].error["stage"] == "schema"
+    assert not repaired["p-06"].syntax_valid
+    assert (repaired["p-06"].error["stage"], repaired["p-06"].error["kind"]) == ("syntax", "truncated")
     assert report.metrics["raw"].errors[0].stage == "syntax"
 
 

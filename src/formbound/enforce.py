@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from formbound.errors import Attempt, EnforcementError, Issue
+from formbound.errors import Attempt, ConfigError, EnforcementError, Issue
 from formbound.spec import Spec
 
 if TYPE_CHECKING:
@@ -80,17 +80,48 @@ def _stage_rank(spec: Spec, err: EnforcementError) -> int:
 
 
 @overload
-def enforce(text: str, spec: type[T], *, repair: bool = ..., max_chars: int = ...) -> Result[T]: ...
+def enforce(
+    text: Any,
+    spec: type[T],
+    *,
+    repair: bool = ...,
+    max_chars: int = ...,
+    finish_reason: str | None = ...,
+    allow_truncated: bool = ...,
+) -> Result[T]: ...
 @overload
-def enforce(text: str, spec: Any, *, repair: bool = ..., max_chars: int = ...) -> Result[Any]: ...
-def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAULT_MAX_CHARS) -> Result[Any]:
+def enforce(
+    text: Any,
+    spec: Any,
+    *,
+    repair: bool = ...,
+    max_chars: int = ...,
+    finish_reason: str | None = ...,
+    allow_truncated: bool = ...,
+) -> Result[Any]: ...
+def enforce(
+    text: Any,
+    spec: Any,
+    *,
+    repair: bool = True,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    finish_reason: str | None = None,
+    allow_truncated: bool = False,
+) -> Result[Any]:
     """Check ``text`` against ``spec``; repair it deterministically if needed.
 
     Args:
-        text: The model output.
-        spec: A :class:`Spec`, or a JSON Schema dict / pydantic model class (meaning a JSON spec).
+        text: The model output: a ``str``, UTF-8 ``bytes``, or a generation object with ``.text`` and
+            ``.finish_reason`` (e.g. :class:`formbound.models.base.Generation`).
+        spec: A :class:`Spec`, or what ``Spec.json`` takes (a JSON Schema dict, a path to a schema file,
+            a pydantic model class).
         repair: Try the format's named repairs when the text is not valid as given.
         max_chars: Reject longer texts without parsing them.
+        finish_reason: Why generation stopped. ``"length"`` (cut off by the token limit) is an error of
+            kind ``truncated`` unless ``allow_truncated``: a text cut short can parse and still be wrong.
+        allow_truncated: Accept a text cut off by the token limit, with its unfinished trailing member
+            dropped (repair ``truncated``); where the schema requires that member, it still fails. A
+            cut-off string or number is never kept in part, with or without this flag.
 
     Returns:
         A :class:`Result`.
@@ -103,6 +134,9 @@ def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAU
     ('strip_fence', 'trailing_comma')
     """
     spec = Spec.coerce(spec)
+    if hasattr(text, "text") and hasattr(text, "finish_reason") and not isinstance(text, (str, bytes)):
+        finish_reason = finish_reason if finish_reason is not None else text.finish_reason
+        text = text.text
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -126,29 +160,65 @@ def enforce(text: str, spec: Any, *, repair: bool = True, max_chars: int = DEFAU
             text[:1000],
             raw=text[:1000],
         )
+    if finish_reason == "length" and not allow_truncated:
+        raise EnforcementError("syntax", [_truncated_issue("generation stopped at the token limit")], text)
     if not text.strip():
         raise EnforcementError("syntax", [Issue("text is empty", kind="empty")], text)
     try:
-        value = spec.check(text)
-        return Result(value, spec, (), text)
+        value, notes = spec.validate_with_repairs(spec.parse(text), text)
+        return Result(value, spec, notes, text)
     except EnforcementError as first:
         if not repair:
             raise
         best = first
     except RecursionError:
         raise _too_deep(text) from None
-    for cand in spec.candidates(text):
+    candidates = spec.candidates(text)
+    while True:
+        try:
+            cand = next(candidates)
+        except StopIteration:
+            break
+        except EnforcementError as err:  # the repairs themselves refuse (e.g. several values)
+            if _stage_rank(spec, err) > _stage_rank(spec, best):
+                best = EnforcementError(err.stage, err.errors, err.text, raw=text, repairs=err.repairs)
+            elif err.stage == best.stage:  # say why repair stopped, and keep what the strict reading found
+                issues = [*err.errors, *best.errors]
+                best = EnforcementError(best.stage, issues, best.text, raw=text, repairs=best.repairs)
+            break
+        if "truncated" in cand.repairs and not allow_truncated:
+            if _stage_rank(spec, best) == 0:
+                issue = _truncated_issue("the text ends inside its value")
+                best = EnforcementError("syntax", [issue], cand.text, raw=text, repairs=cand.repairs)
+            continue
         try:
             parsed = cand.parsed if cand.has_parsed else spec.parse(cand.text)
-            value = spec.validate(parsed, cand.text)
+            value, notes = spec.validate_with_repairs(parsed, cand.text)
         except EnforcementError as err:
             if _stage_rank(spec, err) > _stage_rank(spec, best):
                 best = EnforcementError(err.stage, err.errors, err.text, raw=text, repairs=cand.repairs)
             continue
         except RecursionError:
             continue
-        return Result(value, spec, cand.repairs, text)
+        return Result(value, spec, cand.repairs + notes, text)
     raise best
+
+
+def _raw_text(text: Any) -> str:
+    """The text of what a guarded function returned (a str, bytes, a generation, or None)."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "replace")
+    return str(getattr(text, "text", text))
+
+
+def _truncated_issue(why: str) -> Issue:
+    return Issue(
+        f"{why}: the output was cut off, and what it would have said is unknown; raise the token limit, "
+        "or pass allow_truncated=True to accept it with the unfinished trailing member dropped",
+        kind="truncated",
+    )
 
 
 def _too_deep(text: str) -> EnforcementError:
@@ -189,8 +259,8 @@ def guard(
     ({'n': 2}, 2)
     """
     the_spec = Spec.coerce(spec)
-    if retries < 0:
-        raise ValueError("retries must be >= 0")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"retries must be an integer >= 0, got {retries!r}")
 
     def decorator(fn: Callable[..., str]) -> Callable[..., Result]:
         @functools.wraps(fn)
@@ -201,13 +271,17 @@ def guard(
             for _ in range(retries + 1):
                 text = fn(prompt, *args, feedback=fb, **kwargs)
                 try:
+                    if text is None:  # e.g. a chat API's empty ``content`` (a refusal or a tool call)
+                        raise EnforcementError(
+                            "syntax", [Issue("the function returned None, not text", kind="empty")], ""
+                        )
                     result = enforce(text, the_spec, repair=repair)
                 except EnforcementError as err:
-                    attempts.append(Attempt(text, err, fb))
+                    attempts.append(Attempt(_raw_text(text), err, fb))
                     last = err
                     fb = feedback(err)
                     continue
-                attempts.append(Attempt(text, None, fb))
+                attempts.append(Attempt(_raw_text(text), None, fb))
                 return Result(result.value, the_spec, result.repairs, result.raw, tuple(attempts))
             assert last is not None  # loop ran at least once
             raise last.with_attempts(attempts)

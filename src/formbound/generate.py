@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from formbound.enforce import Result, enforce
-from formbound.errors import Attempt, ConfigError, EnforcementError, GenerationError, Issue
+from formbound.errors import Attempt, ConfigError, EnforcementError, GenerationError
 from formbound.hooks import Hooks
 from formbound.spec import Spec
 from formbound.strategies import DEFAULT_REASKS, Strategy, parse_strategy
@@ -261,26 +261,11 @@ class Generator(Generic[T]):
 
     def _judge(self, gen: Generation) -> Result[Any] | EnforcementError:
         # Constrained rungs are judged without repairs: a grammar guarantees a valid prefix, not an
-        # ending, and the only repair that could apply would pass a runaway off as an answer.
+        # ending. A generation cut off by the token limit fails whatever it parses as.
         try:
-            result = enforce(gen.text, self.spec, repair=self.strategy.repair)
+            return enforce(gen.text, self.spec, repair=self.strategy.repair, finish_reason=gen.finish_reason)
         except EnforcementError as err:
             return err
-        if gen.finish_reason == "length":
-            return EnforcementError(
-                "syntax",
-                [
-                    Issue(
-                        f"the generation was cut off by the token limit ({self.max_new_tokens} new tokens) "
-                        "before the model finished; a cut-off answer is never passed on (raise "
-                        "max_new_tokens, or constrain decoding)",
-                        kind="truncated",
-                    )
-                ],
-                gen.text,
-                repairs=result.repairs,
-            )
-        return result
 
     def _final(
         self,

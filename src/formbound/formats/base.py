@@ -63,9 +63,10 @@ class Spec(ABC):
     def json(schema: Any, **options: Any) -> Spec:
         """A JSON spec from a JSON Schema dict, a path to a ``.json`` schema file, or a pydantic model class.
 
-        Options (see :class:`formbound.formats.json.JsonSpec`): ``max_string_length``, ``max_items``, and
+        Options (see :class:`formbound.formats.json.JsonSpec`): ``max_string_length``, ``max_items``,
         ``registry``, a :class:`referencing.Registry` for ``$ref`` targets outside the schema (nothing is
-        ever fetched without one).
+        ever fetched without one), and ``strict=True``, which refuses values a pydantic model would
+        convert (by default each conversion is reported as the repair ``coerce``).
 
         >>> spec = Spec.json({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
         >>> spec.format
@@ -85,14 +86,18 @@ class Spec(ABC):
 
     @staticmethod
     def coerce(spec: Any) -> Spec:
-        """``spec`` itself if it is a Spec; a JSON spec for a schema dict or a pydantic model class."""
+        """``spec`` itself if it is a Spec; a JSON spec for a schema dict or a pydantic model class; for a
+        path (``str`` or ``Path``), the spec :meth:`load` reads from that file (a JSON Schema file is a
+        JSON spec, as with :meth:`json`)."""
         if isinstance(spec, Spec):
             return spec
-        if isinstance(spec, dict) or isinstance(spec, type):
+        if isinstance(spec, (str, Path)):
+            return Spec.load(spec)
+        if isinstance(spec, (dict, type)):
             return Spec.json(spec)
         raise SpecError(
-            "expected a formbound.Spec, a JSON Schema dict or a pydantic model class, "
-            f"got {type(spec).__name__}"
+            "expected a formbound.Spec, a JSON Schema dict, a path to a JSON Schema file or a pydantic "
+            f"model class, got {type(spec).__name__}"
         )
 
     @staticmethod
@@ -195,6 +200,10 @@ class Spec(ABC):
         """A stable hash of the spec, recorded in datasets and adapters built for it."""
         blob = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def validate_with_repairs(self, value: Any, text: str) -> tuple[Any, tuple[str, ...]]:
+        """:meth:`validate`, plus the names of any changes validation itself made (e.g. ``coerce``)."""
+        return self.validate(value, text), ()
 
     def check(self, text: str) -> Any:
         """Parse and validate ``text`` without repairs; return the value or raise EnforcementError."""
