@@ -225,3 +225,69 @@ def test_from_run_switches_the_recommended_adapter(task_dir: Path, tmp_path: Pat
     assert gen.strategy.constrained and gen.strategy.shots == 1
     gen("Cy is 19.")
     assert model.adapters == [str(tmp_path / "run" / "adapter"), None]
+
+
+# ------------------------------------------------------------------------------------------ guard
+SCHEMA_N = {"properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+def test_guard_without_a_feedback_parameter_extends_a_text_prompt() -> None:
+    seen: list[str] = []
+    answers = iter(['{"n": "two"}', '{"n": 2}'])
+
+    def ask(prompt: str) -> str:
+        seen.append(prompt)
+        return next(answers)
+
+    result = fb.guard(SCHEMA_N)(ask)("How many?")
+    assert result.value == {"n": 2} and len(result.attempts) == 2
+    assert seen[0] == "How many?"
+    assert seen[1].startswith("How many?\n\n")
+    assert '{"n": "two"}' in seen[1]  # the previous answer is quoted back
+    assert "'two' is not of type 'integer'" in seen[1]
+
+
+def test_guard_without_a_feedback_parameter_extends_chat_messages() -> None:
+    seen: list[list[dict[str, str]]] = []
+    answers = iter(["no idea", '{"n": 2}'])
+
+    def ask(messages: list[dict[str, str]]) -> str:
+        seen.append(messages)
+        return next(answers)
+
+    fb.guard(SCHEMA_N)(ask)([{"role": "user", "content": "How many?"}])
+    assert [m["role"] for m in seen[1]] == ["user", "assistant", "user"]
+    assert seen[1][1]["content"] == "no idea"
+    assert "rejected" in seen[1][2]["content"]
+
+
+def test_guard_with_feedback_gets_the_previous_answer_in_it() -> None:
+    feedbacks: list[str | None] = []
+    answers = iter(['{"n": "two"}', '{"n": 2}'])
+
+    def ask(prompt: str, feedback: str | None = None) -> str:
+        feedbacks.append(feedback)
+        return next(answers)
+
+    fb.guard(SCHEMA_N)(ask)("How many?")
+    assert feedbacks[0] is None
+    assert feedbacks[1] is not None and '{"n": "two"}' in feedbacks[1]
+
+
+def test_guard_wraps_async_functions() -> None:
+    answers = iter(['{"n": "two"}', '{"n": 2}'])
+
+    async def ask(prompt: str) -> str:
+        await asyncio.sleep(0)
+        return next(answers)
+
+    wrapped = fb.guard(SCHEMA_N)(ask)
+    result = asyncio.run(wrapped("How many?"))
+    assert result.value == {"n": 2} and len(result.attempts) == 2
+
+    async def never(prompt: str) -> str:
+        return "nope"
+
+    with pytest.raises(EnforcementError) as info:
+        asyncio.run(fb.guard(SCHEMA_N, retries=1)(never)("How many?"))
+    assert len(info.value.attempts) == 2

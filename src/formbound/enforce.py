@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -230,14 +231,72 @@ def _too_deep(text: str) -> EnforcementError:
     )
 
 
+#: Characters of the rejected answer quoted back in a re-ask.
+FEEDBACK_ANSWER_CHARS = 2000
+
+
 def render_feedback(err: EnforcementError, limit: int = 8) -> str:
-    """The validator's errors as a short message a model can act on."""
-    lines = [f"Your previous answer was rejected ({err.stage} error):"]
+    """The previous answer and the validator's errors, as a short message a model can act on."""
+    lines = []
+    answer = (err.raw or err.text or "").strip()
+    if answer:
+        shown = answer if len(answer) <= FEEDBACK_ANSWER_CHARS else answer[:FEEDBACK_ANSWER_CHARS] + " …"
+        lines += ["Your previous answer was:", shown, ""]
+    lines.append(f"Your previous answer was rejected ({err.stage} error):")
     lines += [f"- {issue}" for issue in err.errors[:limit]]
     if len(err.errors) > limit:
         lines.append(f"- … {len(err.errors) - limit} more")
     lines.append("Answer again with the corrected output only.")
     return "\n".join(lines)
+
+
+def _takes_feedback(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return any(p.name == "feedback" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _with_feedback(prompt: Any, answer: str, feedback: str) -> Any:
+    """``prompt`` asking again: text gets the feedback appended, chat messages get two more turns."""
+    if isinstance(prompt, str):
+        return f"{prompt}\n\n{feedback}"
+    if isinstance(prompt, (list, tuple)) and all(isinstance(m, dict) for m in prompt):
+        return [*prompt, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
+    raise ConfigError(
+        "guard re-asks a function without a `feedback` parameter by extending its prompt, which must "
+        f"be text or a list of chat messages, got {type(prompt).__name__}; add `feedback=None` to it"
+    )
+
+
+class _Loop:
+    """One re-ask loop: what to send next, and the attempts so far."""
+
+    def __init__(self, spec: Spec, retries: int, repair: bool, feedback: Callable[[EnforcementError], str]):
+        self.spec, self.retries, self.repair, self.render = spec, retries, repair, feedback
+        self.attempts: list[Attempt] = []
+        self.last: EnforcementError | None = None
+
+    def judge(self, text: Any, fb: str | None) -> Result[Any] | str:
+        """The result, or the feedback for the next attempt."""
+        try:
+            if text is None:  # e.g. a chat API's empty ``content`` (a refusal or a tool call)
+                raise EnforcementError(
+                    "syntax", [Issue("the function returned None, not text", kind="empty")], ""
+                )
+            result = enforce(text, self.spec, repair=self.repair)
+        except EnforcementError as err:
+            self.attempts.append(Attempt(_raw_text(text), err, fb))
+            self.last = err
+            return self.render(err)
+        self.attempts.append(Attempt(_raw_text(text), None, fb))
+        return Result(result.value, self.spec, result.repairs, result.raw, tuple(self.attempts))
+
+    def failure(self) -> EnforcementError:
+        if self.last is None:  # pragma: no cover - the loop runs at least once
+            raise ConfigError("guard made no attempt")
+        return self.last.with_attempts(self.attempts)
 
 
 def guard(
@@ -246,11 +305,14 @@ def guard(
     *,
     repair: bool = True,
     feedback: Callable[[EnforcementError], str] = render_feedback,
-) -> Callable[[Callable[..., str]], Callable[..., Result]]:
-    """Decorate ``fn(prompt, feedback=None) -> str`` into ``f(prompt) -> Result`` with re-asks.
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a function that asks a model into one that returns a :class:`Result`, with re-asks.
 
-    On failure ``fn`` is called again (at most ``retries`` more times) with the validator's errors
-    rendered as ``feedback``. The final :class:`EnforcementError` carries every attempt.
+    ``fn(prompt, feedback=None) -> str``: on failure it is called again (at most ``retries`` more times)
+    with the previous answer and the validator's errors rendered as ``feedback``. A plain
+    ``fn(prompt) -> str`` works too: the re-ask appends the feedback to a text prompt, or adds the answer
+    and the feedback as two more turns to a list of chat messages. ``async def`` functions give an
+    ``async`` wrapper. The final :class:`EnforcementError` carries every attempt.
 
     >>> answers = iter(['{"n": "x"}', '{"n": 2}'])
     >>> ask = guard({"properties": {"n": {"type": "integer"}}})(lambda p, feedback=None: next(answers))
@@ -262,29 +324,45 @@ def guard(
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"retries must be an integer >= 0, got {retries!r}")
 
-    def decorator(fn: Callable[..., str]) -> Callable[..., Result]:
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        keyword = _takes_feedback(fn)
+
+        def call_args(prompt: Any, fb: str | None, answer: str) -> tuple[Any, dict[str, Any]]:
+            if keyword:
+                return prompt, {"feedback": fb}
+            return (prompt if fb is None else _with_feedback(prompt, answer, fb)), {}
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(prompt: Any, *args: Any, **kwargs: Any) -> Result[Any]:
+                loop = _Loop(the_spec, retries, repair, feedback)
+                fb: str | None = None
+                answer = ""
+                for _ in range(retries + 1):
+                    sent, extra = call_args(prompt, fb, answer)
+                    text = await fn(sent, *args, **extra, **kwargs)
+                    out = loop.judge(text, fb)
+                    if isinstance(out, Result):
+                        return out
+                    fb, answer = out, _raw_text(text)
+                raise loop.failure()
+
+            return awrapper
+
         @functools.wraps(fn)
-        def wrapper(prompt: Any, *args: Any, **kwargs: Any) -> Result:
-            attempts: list[Attempt] = []
+        def wrapper(prompt: Any, *args: Any, **kwargs: Any) -> Result[Any]:
+            loop = _Loop(the_spec, retries, repair, feedback)
             fb: str | None = None
-            last: EnforcementError | None = None
+            answer = ""
             for _ in range(retries + 1):
-                text = fn(prompt, *args, feedback=fb, **kwargs)
-                try:
-                    if text is None:  # e.g. a chat API's empty ``content`` (a refusal or a tool call)
-                        raise EnforcementError(
-                            "syntax", [Issue("the function returned None, not text", kind="empty")], ""
-                        )
-                    result = enforce(text, the_spec, repair=repair)
-                except EnforcementError as err:
-                    attempts.append(Attempt(_raw_text(text), err, fb))
-                    last = err
-                    fb = feedback(err)
-                    continue
-                attempts.append(Attempt(_raw_text(text), None, fb))
-                return Result(result.value, the_spec, result.repairs, result.raw, tuple(attempts))
-            assert last is not None  # loop ran at least once
-            raise last.with_attempts(attempts)
+                sent, extra = call_args(prompt, fb, answer)
+                text = fn(sent, *args, **extra, **kwargs)
+                out = loop.judge(text, fb)
+                if isinstance(out, Result):
+                    return out
+                fb, answer = out, _raw_text(text)
+            raise loop.failure()
 
         return wrapper
 
