@@ -291,3 +291,76 @@ def test_guard_wraps_async_functions() -> None:
     with pytest.raises(EnforcementError) as info:
         asyncio.run(fb.guard(SCHEMA_N, retries=1)(never)("How many?"))
     assert len(info.value.attempts) == 2
+
+
+# ------------------------------------------------------------------------------ TypeAdapter types
+def _types() -> list[tuple[Any, str, Any]]:
+    import dataclasses
+    from typing import Literal
+
+    from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+    pydantic = pytest.importorskip("pydantic")
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    class Movie(TypedDict):
+        title: str
+        year: int
+
+    return [
+        (list[Person], '[{"name": "Ada", "age": 36}]', [Person(name="Ada", age=36)]),
+        (Person | None, "null", None),
+        (Person | None, '{"name": "Ada", "age": 36}', Person(name="Ada", age=36)),
+        (Point, '{"x": 1, "y": 2}', Point(1, 2)),
+        (Movie, '{"title": "Up", "year": 2009}', {"title": "Up", "year": 2009}),
+        (Literal["red", "green"], '"green"', "green"),
+        (dict[str, int], '{"a": 1, "b": 2}', {"a": 1, "b": 2}),
+        (int, "42", 42),
+    ]
+
+
+def test_type_adapter_types_round_trip() -> None:
+    for tp, text, want in _types():
+        result = fb.enforce(text, tp)
+        assert result.value == want, tp
+        assert type(result.value) is type(want), tp
+        assert result.repairs == (), tp
+        # the canonical text validates against its own spec and gives the same value back
+        assert fb.enforce(result.text, tp).value == want, tp
+
+
+def test_type_adapter_types_reject_and_report_conversions() -> None:
+    from typing import Literal
+
+    with pytest.raises(EnforcementError) as info:
+        fb.enforce('"blue"', Literal["red", "green"])
+    assert info.value.stage == "schema"
+    converted = fb.enforce('{"a": "1"}', dict[str, int])
+    assert converted.value == {"a": 1} and converted.repairs == ("coerce",)
+    with pytest.raises(EnforcementError, match="strict mode"):
+        fb.enforce('{"a": "1"}', fb.Spec.json(dict[str, int], strict=True))
+
+
+def test_generator_returns_type_adapter_types() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    class Listing(Model):
+        def generate(self, prompts: Any, **kw: Any) -> list[Generation]:
+            return [Generation('[{"name": "Ada", "age": 36}]', 3, 9, 0.0, "stop") for _ in prompts]
+
+    gen = fb.Generator(Listing(), list[Person], strategy="prompted")
+    people = gen("Ada is 36.").value
+    assert people == [Person(name="Ada", age=36)]
+    assert gen.spec.constraint().kind == "json_schema"  # the grammar comes from the type's schema

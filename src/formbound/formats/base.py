@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,7 @@ class Spec(ABC):
             return spec
         if isinstance(spec, (str, Path)):
             return Spec.load(spec)
-        if isinstance(spec, (dict, type)):
+        if isinstance(spec, (dict, type)) or typing.get_origin(spec) is not None:
             return Spec.json(spec)
         raise SpecError(
             "expected a formbound.Spec, a JSON Schema dict, a path to a JSON Schema file or a pydantic "

@@ -16,7 +16,7 @@ from typing import Any
 
 from formbound.errors import EnforcementError, Issue
 
-__all__ = ["dump_model", "validate_model"]
+__all__ = ["dump_model", "dump_typed", "validate_adapted", "validate_model"]
 
 
 def _models_in(annotation: Any) -> list[type]:
@@ -130,3 +130,53 @@ def _dump_value(v: Any, base: type) -> Any:
     if isinstance(v, list) and any(isinstance(x, base) for x in v):
         return [_dump_value(x, base) for x in v]
     return _any_adapter().dump_python(v, mode="json")
+
+
+def validate_adapted(adapter: Any, value: Any, text: str, *, strict: bool, lax: Any) -> tuple[Any, bool]:
+    """:func:`validate_model` for a ``TypeAdapter`` (``list[Person]``, a dataclass …).
+
+    Conversions are found the same way (strict JSON-mode validation first). Unknown keys that nested
+    models drop are not listed here; strict mode refuses the conversions pydantic reports.
+    """
+    from pydantic import ValidationError
+
+    try:
+        try:
+            return adapter.validate_json(json.dumps(value), strict=True), False
+        except ValidationError:
+            pass
+        instance = lax(value, text)  # raises the schema error with paths if lax fails too
+    except EnforcementError:
+        raise
+    except RecursionError:
+        raise EnforcementError(
+            "schema", [Issue("value is nested too deeply to validate", kind="too_deep")], text
+        ) from None
+    except Exception as exc:  # a user validator broke pydantic's contract
+        raise EnforcementError(
+            "schema", [Issue(f"a validator raised {type(exc).__name__}: {exc}", kind="validator_error")], text
+        ) from exc
+    if strict:
+        raise EnforcementError(
+            "schema",
+            [
+                Issue(
+                    "strict mode refuses a value of the wrong type that lax mode would convert", kind="coerce"
+                )
+            ],
+            text,
+        )
+    return instance, True
+
+
+def dump_typed(value: Any) -> Any:
+    """JSON data for a value of a ``TypeAdapter`` type; models inside are dumped as :func:`dump_model`."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return dump_model(value)
+    if isinstance(value, (list, tuple)):
+        return [dump_typed(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): dump_typed(v) for k, v in value.items()}
+    return _any_adapter().dump_python(value, mode="json")

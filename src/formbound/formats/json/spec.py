@@ -11,7 +11,7 @@ from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
 from formbound.formats.json.parse import strict_parse, surrogate_issue
-from formbound.formats.json.pydantic_spec import dump_model, validate_model
+from formbound.formats.json.pydantic_spec import dump_model, dump_typed, validate_adapted, validate_model
 from formbound.formats.json.scan import ScanFailed, json_candidates
 from formbound.formats.jsonschema import SchemaValidator, grammar_schema
 
@@ -26,8 +26,10 @@ class JsonSpec(Spec):
     """A JSON value matching a JSON Schema (or a pydantic model).
 
     Args:
-        schema: JSON Schema dict, path to a ``.json`` schema file, or a pydantic model class. ``None``
-            or ``{}`` accepts any JSON value.
+        schema: JSON Schema dict, path to a ``.json`` schema file, a pydantic model class, or any type
+            pydantic validates through a ``TypeAdapter`` (``list[Person]``, ``Person | None``, a
+            dataclass, a ``TypedDict``, ``Literal[...]``, ``dict[str, int]``; the value comes back as that
+            type). ``None`` or ``{}`` accepts any JSON value.
         strict: For a pydantic model: refuse values that pydantic would convert (``"36"`` for an int,
             ``"yes"`` for a bool) or keys it would drop. By default (``False``) such values are accepted
             and each change is reported as the repair ``coerce`` in ``Result.repairs``.
@@ -85,6 +87,10 @@ class JsonSpec(Spec):
         """The validated value and whether validation changed the data (pydantic coercion)."""
         if self.model is not None:
             return validate_model(self.model, value, text, strict=self.strict, lax=self.validator.validate)
+        if self.validator.adapter is not None:
+            return validate_adapted(
+                self.validator.adapter, value, text, strict=self.strict, lax=self.validator.validate
+            )
         try:
             return self.validator.validate(value, text), False
         except (OverflowError, ValueError, TypeError) as exc:  # e.g. multipleOf on a huge integer
@@ -150,6 +156,8 @@ class JsonSpec(Spec):
     def dump(self, value: Any) -> str:
         if self.model is not None and isinstance(value, self.model):
             return json.dumps(dump_model(value), ensure_ascii=False)
+        if self.validator.adapter is not None:
+            return json.dumps(dump_typed(value), ensure_ascii=False)
         return json.dumps(self.validator.to_python(value), ensure_ascii=False)
 
     # ------------------------------------------------------------------ decoding

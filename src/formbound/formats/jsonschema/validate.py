@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import typing
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from formbound.errors import EnforcementError, Issue, SpecError
+from formbound.errors import DependencyError, EnforcementError, Issue, SpecError
 from formbound.formats.jsonschema.formats import format_checker
 from formbound.formats.jsonschema.keywords import pattern_budget, safe_validator_class
 from formbound.formats.jsonschema.lint import check_looks_like_schema, warn_unknown_keywords
@@ -40,6 +42,17 @@ def json_pointer(parts: Any) -> str:
 
 def _short(msg: str) -> str:
     return msg if len(msg) <= _MAX_MESSAGE else msg[: _MAX_MESSAGE - 1] + "…"
+
+
+def is_pydantic_type(obj: Any) -> bool:
+    """Whether ``obj`` is a type pydantic validates through a ``TypeAdapter`` (not a model class, not a
+    JSON Schema): ``list[Person]``, ``Person | None``, a dataclass, a ``TypedDict``, ``Literal[...]``,
+    ``dict[str, int]``, ``int`` …"""
+    if obj is None or isinstance(obj, (dict, bool, str, bytes, os.PathLike)) or _is_pydantic_model(obj):
+        return False
+    if typing.get_origin(obj) is not None:
+        return True
+    return isinstance(obj, type)
 
 
 def _is_pydantic_model(obj: Any) -> bool:
@@ -124,10 +137,25 @@ class SchemaValidator:
 
     def __init__(self, schema: Any, *, registry: Any = None) -> None:
         self.model: type | None = None
-        if _is_pydantic_model(schema):
+        #: A ``pydantic.TypeAdapter`` for a type that is not a model (``list[Person]``, a dataclass …).
+        self.adapter: Any = None
+        self.schema: dict[str, Any] | bool
+        if is_pydantic_type(schema):
+            try:
+                from pydantic import TypeAdapter
+            except ImportError as exc:
+                raise DependencyError(
+                    f"a spec from the type {schema!r} needs pydantic: pip install 'formbound[pydantic]'"
+                ) from exc
+            try:
+                self.adapter = TypeAdapter(schema)
+                self.schema = self.adapter.json_schema()
+            except Exception as exc:  # pydantic raises several types for types it cannot handle
+                raise SpecError(f"pydantic cannot build a JSON Schema for {schema!r}: {exc}") from exc
+        elif _is_pydantic_model(schema):
             self.model = schema
             try:
-                self.schema: dict[str, Any] | bool = schema.model_json_schema()
+                self.schema = schema.model_json_schema()
             except Exception as exc:  # pydantic raises several types for unschemable models
                 raise SpecError(f"pydantic model {schema.__name__} has no JSON Schema: {exc}") from exc
         else:
@@ -175,7 +203,7 @@ class SchemaValidator:
     def issues(self, value: Any) -> list[Issue]:
         """Everything wrong with ``value`` (at most :data:`MAX_ERRORS`), best-match first."""
         try:
-            if self.model is not None:
+            if self.model is not None or self.adapter is not None:
                 return self._pydantic_issues(value)
             with pattern_budget():
                 errors = list(islice(self._validator.iter_errors(value), MAX_ERRORS))
@@ -190,9 +218,11 @@ class SchemaValidator:
     def _pydantic_issues(self, value: Any) -> list[Issue]:
         from pydantic import ValidationError
 
-        assert self.model is not None
         try:
-            self.model.model_validate(value)  # type: ignore[attr-defined]
+            if self.adapter is not None:
+                self.adapter.validate_python(value)
+            else:
+                self.model.model_validate(value)  # type: ignore[union-attr]
         except RecursionError:
             return [Issue("value is nested too deeply to validate", path="", kind="too_deep")]
         except ValidationError as exc:
@@ -206,11 +236,13 @@ class SchemaValidator:
         """Return the final value (a pydantic instance for a pydantic spec) or raise EnforcementError."""
         # Validators recurse: a RecursionError on hostile nesting becomes a "too_deep" issue (see
         # :meth:`issues`) instead of paying for a depth walk on every valid value.
-        if self.model is not None:
+        if self.model is not None or self.adapter is not None:
             from pydantic import ValidationError
 
             try:
-                return self.model.model_validate(value)  # type: ignore[attr-defined]
+                if self.adapter is not None:
+                    return self.adapter.validate_python(value)
+                return self.model.model_validate(value)  # type: ignore[union-attr]
             except (ValidationError, RecursionError):
                 pass  # reported below with paths
             raise EnforcementError("schema", self.issues(value), text)
