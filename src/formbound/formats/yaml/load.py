@@ -1,0 +1,294 @@
+"""Safe YAML 1.2 loading into JSON data, with limits.
+
+Loading is YAML 1.2 through ruamel.yaml's pure-Python safe loader, restricted to the JSON data model:
+
+* ``country: no`` is the string ``"no"`` (YAML 1.2 has no ``yes``/``no`` booleans);
+* timestamps stay strings (``2024-01-31`` is ``"2024-01-31"``, which ``format: date`` checks), and the
+  non-JSON tags ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` — like every unknown tag such as
+  ``!!python/object`` — are errors; so are duplicate keys and keys that are not strings;
+* hostile input fails fast with a clear issue: texts over ``max_chars``, more than ``max_nodes`` values
+  once aliases are expanded ("billion laughs": ruamel shares aliased objects, so they are counted
+  without being expanded), recursive aliases, nesting deeper than ``max_depth``.
+
+A text that ruamel cannot load but that is strict JSON is accepted as is (JSON is YAML 1.2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from formbound.errors import EnforcementError, Issue
+from formbound.formats.schema import json_pointer
+
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_yaml"]
+
+#: Default limits of :func:`load_yaml` (and of :class:`~formbound.formats.yaml.YamlSpec`).
+MAX_CHARS = 500_000
+MAX_NODES = 200_000
+MAX_DEPTH = 100
+_NON_JSON_TAGS = ("binary", "set", "omap", "pairs")
+# Exceptions the pure-Python loader lets escape on malformed input besides its own YAMLError.
+_LOADER_BUGS = (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, AssertionError)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def _make_yaml() -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+
+    class JsonConstructor(SafeConstructor):
+        """SafeConstructor limited to JSON data (a subclass: the library's tables stay untouched)."""
+
+    def keep_string(self: Any, node: Any) -> Any:
+        return self.construct_scalar(node)
+
+    def reject(self: Any, node: Any) -> Any:
+        raise ConstructorError(
+            None,
+            None,
+            f"tag {node.tag!r} has no JSON equivalent; write the value as a plain string, list or mapping",
+            node.start_mark,
+        )
+
+    JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", keep_string)
+    for tag in _NON_JSON_TAGS:
+        JsonConstructor.add_constructor(f"tag:yaml.org,2002:{tag}", reject)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = JsonConstructor
+    return yaml
+
+
+def _syntax(
+    text: str,
+    message: str,
+    kind: str,
+    line: int | None = None,
+    column: int | None = None,
+    suggestion: str | None = None,
+) -> EnforcementError:
+    return EnforcementError(
+        "syntax", [Issue(message, kind=kind, line=line, column=column, suggestion=suggestion)], text
+    )
+
+
+def _yaml_issue(exc: Any) -> Issue:
+    from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
+
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        problem = " ".join(str(problem).split())
+        kind = "yaml_syntax"
+        suggestion = None
+        if isinstance(exc, DuplicateKeyError):
+            kind = "duplicate_key"
+            problem = problem.split(" with value ")[0]
+            if exc.context_mark is not None:
+                problem += f" (first defined on line {exc.context_mark.line + 1})"
+        elif isinstance(exc, ConstructorError):
+            kind = "tag"
+            if "could not determine a constructor" in problem:
+                problem = problem.replace("could not determine a constructor for the tag", "unsupported tag")
+                problem += "; only standard YAML 1.2 tags are allowed (safe loading)"
+        elif "'\\t'" in problem or "\t" in problem:
+            suggestion = "indent with spaces, not tabs"
+        return Issue(
+            problem,
+            kind=kind,
+            line=mark.line + 1 if mark is not None else None,
+            column=mark.column + 1 if mark is not None else None,
+            suggestion=suggestion,
+        )
+    return Issue(" ".join(str(exc).split()) or type(exc).__name__, kind="yaml_syntax")
+
+
+def _strict_json(text: str) -> tuple[bool, Any]:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return False, None
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise ValueError(f"duplicate key {k!r}")
+            out[k] = v
+        return out
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return True, json.loads(stripped, object_pairs_hook=pairs, parse_constant=no_constant)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting outside quoted scalars and comments (the scanner is slow on deep flows).
+
+    Quotes open a scalar only where a token can start, so an apostrophe inside a word is not one.
+    """
+    depth = deepest = 0
+    i, n = 0, len(text)
+    prev = "\n"
+    while i < n:
+        c = text[i]
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        elif c == "#" and prev in " \t\n":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif c in "\"'" and prev in " \t\n[{,:-?":
+            j = i + 1
+            while j < n:
+                if c == '"' and text[j] == "\\":
+                    j += 2
+                    continue
+                if text[j] == c:
+                    if c == "'" and text[j + 1 : j + 2] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            prev, i = c, j + 1
+            continue
+        prev = c
+        i += 1
+    return deepest
+
+
+def _check_tree(value: Any, text: str, max_nodes: int, max_depth: int) -> None:
+    """Count values as if aliases were expanded (memoised: shared objects are counted, not copied)."""
+    done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
+    on_path: set[int] = set()
+    # frame: [node, children iterator, path, size so far, height so far]
+    stack: list[list[Any]] = []
+
+    def children(node: Any) -> Iterator[tuple[Any, Any]]:
+        if isinstance(node, dict):
+            return iter(node.items())
+        return iter(enumerate(node))
+
+    def enter(node: Any, path: list[Any]) -> tuple[int, int] | None:
+        if not isinstance(node, (dict, list)):
+            return (1, 0)
+        if id(node) in done:
+            return done[id(node)]
+        if id(node) in on_path:
+            raise _syntax(
+                text,
+                f"recursive alias at {json_pointer(path) or '/'}: a value contains itself",
+                "recursive_alias",
+            )
+        if len(stack) >= max_depth:
+            raise _syntax(text, f"document is nested deeper than {max_depth} levels (max_depth=)", "too_deep")
+        on_path.add(id(node))
+        stack.append([node, children(node), path, 1, 0])
+        return None
+
+    enter(value, [])
+    while stack:
+        frame = stack[-1]
+        node, it, path = frame[0], frame[1], frame[2]
+        step = next(it, None)
+        if step is None:
+            stack.pop()
+            on_path.discard(id(node))
+            done[id(node)] = (frame[3], frame[4] + 1)
+            if stack:
+                parent = stack[-1]
+                parent[3] += frame[3]
+                parent[4] = max(parent[4], frame[4] + 1)
+            continue
+        key, child = step
+        if isinstance(node, dict) and not isinstance(key, str):
+            raise _syntax(
+                text,
+                f"mapping key {key!r} at {json_pointer(path) or '/'} is a {type(key).__name__}, not a string",
+                "key_type",
+                suggestion=f'"{key}"',
+            )
+        got = enter(child, [*path, key])
+        if got is not None:
+            frame[3] += got[0]
+            frame[4] = max(frame[4], got[1])
+            if len(stack) + got[1] > max_depth:
+                raise _syntax(
+                    text, f"document is nested deeper than {max_depth} levels (max_depth=)", "too_deep"
+                )
+        if frame[3] > max_nodes:
+            raise _syntax(
+                text,
+                f"document expands to more than {max_nodes:,} values (alias expansion?); "
+                "write it without anchors/aliases or raise max_nodes=",
+                "too_many_nodes",
+            )
+
+
+def load_yaml(
+    text: str,
+    *,
+    multi_document: bool = False,
+    max_chars: int = MAX_CHARS,
+    max_nodes: int = MAX_NODES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """Load YAML 1.2 safely into JSON data (see the module docstring for the rules and limits).
+
+    Returns the value of the single document, or the list of documents when ``multi_document``.
+
+    Raises:
+        EnforcementError: at stage ``"syntax"``, with line and column where the loader gives them.
+
+    >>> load_yaml("country: no\\nsince: 2024-01-31\\n")
+    {'country': 'no', 'since': '2024-01-31'}
+    """
+    if len(text) > max_chars:
+        raise _syntax(
+            text[:1000],
+            f"text is {len(text):,} characters, over the YAML limit of {max_chars:,} (max_chars=)",
+            "too_large",
+        )
+    if _flow_depth(text) > max_depth:
+        raise _syntax(text, f"document is nested deeper than {max_depth} levels (max_depth=)", "too_deep")
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        docs = list(_make_yaml().load_all(text))
+    except YAMLError as exc:
+        ok, value = _strict_json(text)
+        if not ok:
+            raise EnforcementError("syntax", [_yaml_issue(exc)], text) from exc
+        docs = [value]
+    except RecursionError as exc:
+        raise _syntax(
+            text, f"document is nested too deeply to load (max_depth={max_depth})", "too_deep"
+        ) from exc
+    except _LOADER_BUGS as exc:
+        raise _syntax(
+            text, f"YAML could not be loaded: {' '.join(str(exc).split())[:200]}", "yaml_syntax"
+        ) from exc
+    if multi_document:
+        if not docs:
+            raise _syntax(text, "the stream holds no YAML document", "empty")
+        _check_tree(docs, text, max_nodes, max_depth + 1)
+        return docs
+    if len(docs) != 1:
+        if not docs:
+            raise _syntax(text, "the text holds no YAML document (only comments or markers)", "empty")
+        raise _syntax(
+            text,
+            f"the text holds {len(docs)} YAML documents separated by '---' but one is expected; "
+            "answer with one document, or build the spec with multi_document=True",
+            "multi_document",
+        )
+    _check_tree(docs[0], text, max_nodes, max_depth)
+    return docs[0]
