@@ -21,6 +21,7 @@ from typing import Any
 
 from formbound.errors import EnforcementError, Issue
 from formbound.formats.schema import json_pointer
+from formbound.formats.yaml._nodes import BudgetError, load_nodes
 
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_yaml"]
 
@@ -28,38 +29,11 @@ __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_yaml"]
 MAX_CHARS = 500_000
 MAX_NODES = 200_000
 MAX_DEPTH = 100
-_NON_JSON_TAGS = ("binary", "set", "omap", "pairs")
 # Exceptions the pure-Python loader lets escape on malformed input besides its own YAMLError.
 _LOADER_BUGS = (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, AssertionError)
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def _make_yaml() -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import ConstructorError, SafeConstructor
-
-    class JsonConstructor(SafeConstructor):
-        """SafeConstructor limited to JSON data (a subclass: the library's tables stay untouched)."""
-
-    def keep_string(self: Any, node: Any) -> Any:
-        return self.construct_scalar(node)
-
-    def reject(self: Any, node: Any) -> Any:
-        raise ConstructorError(
-            None,
-            None,
-            f"tag {node.tag!r} has no JSON equivalent; write the value as a plain string, list or mapping",
-            node.start_mark,
-        )
-
-    JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", keep_string)
-    for tag in _NON_JSON_TAGS:
-        JsonConstructor.add_constructor(f"tag:yaml.org,2002:{tag}", reject)
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Constructor = JsonConstructor
-    return yaml
-
-
 def _syntax(
     text: str,
     message: str,
@@ -262,7 +236,16 @@ def load_yaml(
     from ruamel.yaml.error import YAMLError
 
     try:
-        docs = list(_make_yaml().load_all(text))
+        docs = load_nodes(text, max_nodes, max_depth)
+    except BudgetError as exc:
+        mark = exc.mark
+        raise _syntax(
+            text,
+            str(exc),
+            exc.kind,
+            line=mark.line + 1 if mark is not None else None,
+            column=mark.column + 1 if mark is not None else None,
+        ) from exc
     except YAMLError as exc:
         ok, value = _strict_json(text)
         if not ok:

@@ -1,0 +1,109 @@
+"""YAML hardening: alias/merge-key budgets, non-JSON values, prose stripping, ambiguous candidates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from formbound.errors import EnforcementError
+from formbound.formats.yaml import load_yaml
+
+
+def syntax_error(text: str, **options: Any) -> EnforcementError:
+    with pytest.raises(EnforcementError) as info:
+        load_yaml(text, **options)
+    assert info.value.stage == "syntax"
+    return info.value
+
+
+def merge_bomb(levels: int, own_keys: bool = False) -> str:
+    """``lN: &lN {<<: [*lN-1, *lN-1]}``: each line doubles what the document expands to."""
+    lines = ["l0: &l0 {a: 1, b: 2}"]
+    for i in range(1, levels + 1):
+        extra = f", k{i}: {i}" if own_keys else ""
+        lines.append(f"l{i}: &l{i} {{<<: [*l{i - 1}, *l{i - 1}]{extra}}}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------- merge keys
+@pytest.mark.parametrize("own_keys", [False, True])
+def test_merge_key_doubling_is_refused_as_too_many_nodes(own_keys: bool) -> None:
+    err = syntax_error(merge_bomb(20, own_keys))
+    issue = err.errors[0]
+    assert issue.kind == "too_many_nodes"
+    assert "merge" in issue.message and "max_nodes" in issue.message
+    assert issue.line is not None
+
+
+def test_merge_expansions_count_against_max_nodes() -> None:
+    text = "a: &a {x: 1, y: 2, z: 3}\nb: {<<: [*a, *a, *a, *a]}\n"
+    assert load_yaml(text)["b"] == {"x": 1, "y": 2, "z": 3}
+    assert syntax_error(text, max_nodes=12).errors[0].kind == "too_many_nodes"
+
+
+def test_small_merge_chains_still_load() -> None:
+    value = load_yaml(merge_bomb(6, own_keys=True))
+    assert value["l6"] == {"a": 1, "b": 2, **{f"k{i}": i for i in range(1, 7)}}
+
+
+def test_duplicate_keys_next_to_a_merge_key_are_still_errors() -> None:
+    err = syntax_error("a: &a {x: 1}\nb: {<<: *a, y: 1, y: 2}\n")
+    assert err.errors[0].kind == "duplicate_key"
+    assert '"y"' in err.errors[0].message
+
+
+def test_duplicate_merge_key_is_an_error() -> None:
+    assert syntax_error("a: &a {x: 1}\nb:\n  <<: *a\n  <<: *a\n").errors[0].kind == "duplicate_key"
+
+
+def test_merging_a_scalar_is_an_error() -> None:
+    assert "for merging" in syntax_error("a: &a 1\nb: {<<: *a}\n").errors[0].message
+
+
+def test_recursive_alias_names_its_line() -> None:
+    err = syntax_error("x: 1\na: &a [1, *a]\n")
+    assert err.errors[0].kind == "recursive_alias"
+    assert err.errors[0].line == 2
+
+
+SMALL_MAPS = st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 9), max_size=5)
+
+
+def _flow(mapping: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in mapping.items()) + "}"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SMALL_MAPS, min_size=1, max_size=4), SMALL_MAPS)
+def test_merge_keys_follow_the_merge_spec(sources: list[dict[str, int]], own: dict[str, int]) -> None:
+    """Own keys win over merged ones; among merged mappings the earlier one wins."""
+    lines = [f"s{i}: &s{i} {_flow(m)}" for i, m in enumerate(sources)]
+    refs = ", ".join(f"*s{i}" for i in range(len(sources)))
+    own_text = "".join(f", {k}: {v}" for k, v in own.items())
+    lines.append(f"x: {{<<: [{refs}]{own_text}}}")
+    expected: dict[str, int] = {}
+    for m in reversed(sources):
+        expected.update(m)
+    expected.update(own)
+    assert load_yaml("\n".join(lines) + "\n")["x"] == expected
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 9), st.integers(2, 12))
+def test_alias_fan_out_is_counted_as_expanded(fan: int, levels: int) -> None:
+    """A document of ``fan ** levels`` values loads only when that is within ``max_nodes``."""
+    lines = ["l0: &l0 [" + ", ".join(["0"] * fan) + "]"]
+    for i in range(1, levels + 1):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * fan) + "]")
+    text = "\n".join(lines) + "\n"
+    expanded = 1 + sum(sum(fan**j for j in range(i + 2)) for i in range(levels + 1))
+    limit = 10_000
+    if expanded <= limit:
+        value = load_yaml(text, max_nodes=limit)
+        assert len(json.dumps(value)) > 0
+    else:
+        assert syntax_error(text, max_nodes=limit).errors[0].kind == "too_many_nodes"
