@@ -107,3 +107,53 @@ def test_alias_fan_out_is_counted_as_expanded(fan: int, levels: int) -> None:
         assert len(json.dumps(value)) > 0
     else:
         assert syntax_error(text, max_nodes=limit).errors[0].kind == "too_many_nodes"
+
+
+# --------------------------------------------------------------------------------------- non-JSON values
+BOUNDED = {"type": "object", "properties": {"x": {"type": "number", "minimum": 0, "maximum": 10}}}
+NON_FINITE = ["x: .nan", "x: .NaN", "x: .inf", "x: -.Inf", "x: +.INF", "x: 1e999", "x: -1e999", "[.nan]"]
+
+
+@pytest.mark.parametrize("text", NON_FINITE)
+def test_nan_and_infinities_are_syntax_errors_naming_the_value(text: str) -> None:
+    err = syntax_error(text)
+    issue = err.errors[0]
+    assert issue.kind == "non_json_number"
+    assert ".nan" in issue.message or ".inf" in issue.message
+    assert "finite number" in issue.message
+
+
+@pytest.mark.parametrize("text", NON_FINITE[:-1])
+def test_nan_never_passes_minimum_or_maximum(text: str) -> None:
+    from formbound.enforce import enforce
+    from formbound.spec import Spec
+
+    with pytest.raises(EnforcementError) as info:
+        enforce(text, Spec.yaml(BOUNDED))
+    assert info.value.stage == "syntax"
+
+
+def test_strict_json_fallback_refuses_overflowing_numbers_too() -> None:
+    # tabs make it JSON that ruamel refuses, so the strict-JSON path loads it
+    assert syntax_error('{\n\t"x": 1e999\n}').errors[0].kind == "non_json_number"
+
+
+def test_quoted_nan_is_a_string() -> None:
+    assert load_yaml('x: ".nan"') == {"x": ".nan"}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0xD800, 0xDFFF), st.sampled_from(['x: "a\\u{:04x}b"', '"k\\u{:04x}": 1', '["\\u{:04x}"]']))
+def test_lone_surrogates_are_errors(code: int, template: str) -> None:
+    err = syntax_error(template.format(code))
+    assert err.errors[0].kind == "surrogate"
+    assert f"U+{code:04X}" in err.errors[0].message
+
+
+@pytest.mark.parametrize("text", ['{\n\t"x": "\\ud800"\n}', 'x: "\\udfff"', "x: a\udc80b"])
+def test_lone_surrogates_in_every_loading_path(text: str) -> None:
+    assert syntax_error(text).errors[0].kind in ("surrogate", "yaml_syntax")
+
+
+def test_a_valid_surrogate_pair_is_one_character() -> None:
+    assert load_yaml('x: "\\ud83d\\ude00"') == {"x": "\U0001f600"}

@@ -10,6 +10,7 @@ once per mapping node with duplicate keys dropped, so the work stays proportiona
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = ["BudgetError", "load_nodes"]
 
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs")
 _MERGE = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BudgetError(Exception):
@@ -119,6 +121,16 @@ def _make_yaml() -> Any:
     def keep_string(self: Any, node: Any) -> Any:
         return self.construct_scalar(node)
 
+    def string(self: Any, node: Any) -> Any:
+        # "\ud83d\ude00" is one character in JSON, which YAML 1.2 reads; lone halves stay (and are refused)
+        value = SafeConstructor.construct_yaml_str(self, node)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            try:
+                value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+            except UnicodeDecodeError:
+                pass
+        return value
+
     def reject(self: Any, node: Any) -> Any:
         raise ConstructorError(
             None,
@@ -128,6 +140,7 @@ def _make_yaml() -> Any:
         )
 
     JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", keep_string)
+    JsonConstructor.add_constructor("tag:yaml.org,2002:str", string)
     for tag in _NON_JSON_TAGS:
         JsonConstructor.add_constructor(f"tag:yaml.org,2002:{tag}", reject)
     yaml = YAML(typ="safe", pure=True)

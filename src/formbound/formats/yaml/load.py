@@ -16,6 +16,8 @@ A text that ruamel cannot load but that is strict JSON is accepted as is (JSON i
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +25,7 @@ from formbound.errors import EnforcementError, Issue
 from formbound.formats.schema import json_pointer
 from formbound.formats.yaml._nodes import BudgetError, load_nodes
 
-__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_yaml"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "check_json_data", "load_yaml"]
 
 #: Default limits of :func:`load_yaml` (and of :class:`~formbound.formats.yaml.YamlSpec`).
 MAX_CHARS = 500_000
@@ -139,6 +141,37 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_scalar(value: Any, path: list[Any], text: str) -> None:
+    """Refuse what has no JSON form: NaN and infinities, and strings holding lone surrogates.
+
+    ``.nan``/``.inf`` (and numbers too large for a float, such as ``1e999``) are YAML but not JSON: they
+    are syntax errors here, so that no bound (``minimum``, ``maximum``) is ever compared with them and
+    the canonical text never holds them.
+    """
+    where = json_pointer(path) or "/"
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = ".nan" if value != value else (".inf" if value > 0 else "-.inf")
+        raise _syntax(
+            text,
+            f"value {shown} at {where} is not a JSON number (NaN and infinities, including numbers "
+            "too large for a float, have no JSON form); write a finite number, or quote the value to "
+            "make it a string",
+            "non_json_number",
+        )
+    if isinstance(value, str):
+        bad = _SURROGATE.search(value)
+        if bad:
+            raise _syntax(
+                text,
+                f"string at {where} holds a lone surrogate U+{ord(bad.group()):04X}, which is not "
+                "Unicode text; remove it, or write the character it was meant to be",
+                "surrogate",
+            )
+
+
 def _check_tree(value: Any, text: str, max_nodes: int, max_depth: int) -> None:
     """Count values as if aliases were expanded (memoised: shared objects are counted, not copied)."""
     done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
@@ -153,6 +186,7 @@ def _check_tree(value: Any, text: str, max_nodes: int, max_depth: int) -> None:
 
     def enter(node: Any, path: list[Any]) -> tuple[int, int] | None:
         if not isinstance(node, (dict, list)):
+            _check_scalar(node, path, text)
             return (1, 0)
         if id(node) in done:
             return done[id(node)]
@@ -183,7 +217,9 @@ def _check_tree(value: Any, text: str, max_nodes: int, max_depth: int) -> None:
                 parent[4] = max(parent[4], frame[4] + 1)
             continue
         key, child = step
-        if isinstance(node, dict) and not isinstance(key, str):
+        if isinstance(key, str):
+            _check_scalar(key, path, text)
+        elif isinstance(node, dict):
             raise _syntax(
                 text,
                 f"mapping key {key!r} at {json_pointer(path) or '/'} is a {type(key).__name__}, not a string",
@@ -205,6 +241,15 @@ def _check_tree(value: Any, text: str, max_nodes: int, max_depth: int) -> None:
                 "write it without anchors/aliases or raise max_nodes=",
                 "too_many_nodes",
             )
+
+
+def check_json_data(value: Any) -> None:
+    """Refuse a value that has no JSON form (NaN, infinities, lone surrogates, non-string keys, cycles).
+
+    Raises:
+        EnforcementError: at stage ``"syntax"``; the issue names the value and where it sits.
+    """
+    _check_tree(value, repr(value)[:1000], max_nodes=1 << 62, max_depth=1 << 30)
 
 
 def load_yaml(

@@ -14,7 +14,7 @@ from formbound.formats.schema import SchemaValidator
 from formbound.formats.yaml import repair
 from formbound.formats.yaml.dump import dump_block, shape, top_keys
 from formbound.formats.yaml.grammar import yaml_grammar
-from formbound.formats.yaml.load import MAX_CHARS, MAX_DEPTH, MAX_NODES, load_yaml
+from formbound.formats.yaml.load import MAX_CHARS, MAX_DEPTH, MAX_NODES, check_json_data, load_yaml
 
 __all__ = ["YamlSpec"]
 
@@ -150,11 +150,18 @@ class YamlSpec(Spec):
 
     # ------------------------------------------------------------------ output
     def dump(self, value: Any) -> str:
-        """Canonical YAML of ``value`` (a document, or the list of documents of a multi-document spec)."""
+        """Canonical YAML of ``value`` (a document, or the list of documents of a multi-document spec).
+
+        Raises:
+            EnforcementError: ``value`` holds something JSON cannot (NaN, an infinity, a lone surrogate).
+        """
         if self.multi_document and isinstance(value, list):
             docs = [self._validator.to_python(v) for v in value]
+            check_json_data(docs)
             return "---\n".join(dump_block(d, self.schema) for d in docs)
-        return dump_block(self._validator.to_python(value), self.schema)
+        data = self._validator.to_python(value)
+        check_json_data(data)
+        return dump_block(data, self.schema)
 
     def constraint(self) -> Constraint:
         """A Lark grammar (llguidance dialect) for block-style YAML matching the schema."""
