@@ -157,3 +157,98 @@ def test_lone_surrogates_in_every_loading_path(text: str) -> None:
 
 def test_a_valid_surrogate_pair_is_one_character() -> None:
     assert load_yaml('x: "\\ud83d\\ude00"') == {"x": "\U0001f600"}
+
+
+# --------------------------------------------------------------------------------------- prose and candidates
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name"],
+}
+
+
+def _enforce(text: str, schema: Any = PERSON) -> Any:
+    from formbound.enforce import enforce
+    from formbound.spec import Spec
+
+    return enforce(text, Spec.yaml(schema))
+
+
+def _ambiguous(text: str, schema: Any = PERSON) -> EnforcementError:
+    with pytest.raises(EnforcementError) as info:
+        _enforce(text, schema)
+    assert info.value.errors[0].kind == "ambiguous", info.value.errors
+    return info.value
+
+
+def test_keys_after_a_prose_line_are_never_dropped() -> None:
+    schema = {**PERSON, "required": ["name", "age"]}
+    result_or_error: Any
+    try:
+        result_or_error = _enforce("name: Ada\nSome words in between.\nage: 36\n", schema).value
+    except EnforcementError as err:
+        result_or_error = err
+    # either both keys are kept, or the text is refused: never {"name": "Ada"} alone
+    assert result_or_error != {"name": "Ada"}
+    assert not isinstance(result_or_error, dict) or result_or_error.get("age") == 36
+
+
+def test_two_blocks_that_both_validate_are_ambiguous_and_named() -> None:
+    err = _ambiguous("Here is one.\nname: Ada\nThen another one.\nname: Bob\n")
+    message = err.errors[0].message
+    assert "2 YAML blocks" in message and "name: Ada" in message and "name: Bob" in message
+    assert "line 2" in message and "line 4" in message
+
+
+def test_of_two_blocks_the_one_that_validates_is_taken() -> None:
+    result = _enforce("Here is the record.\nname: Ada\nage: 36\nAnd a note follows.\nnote: hello\n")
+    assert result.value == {"name": "Ada", "age": 36}
+    assert result.repairs == ("strip_prose",)
+
+
+def test_blocks_where_none_validates_are_named() -> None:
+    err = _ambiguous("Here is one.\nname: [1]\nAlso this.\nage: x\n")
+    assert "none of them" in err.errors[0].message
+
+
+def test_two_fenced_blocks_are_ambiguous_unless_one_validates() -> None:
+    both = "```yaml\nname: Ada\n```\nor\n```yaml\nname: Bob\n```\n"
+    assert "2 fenced blocks" in _ambiguous(both).errors[0].message
+    one = "```yaml\nname: Ada\n```\nor\n```yaml\nage: 3\n```\n"
+    assert _enforce(one).value == {"name": "Ada"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["? [a, b]\n: 1\n", "? [a, b]\n", "? {a: 1}\n: x\n", "Here:\n? [a, b]\n: 1\n"],
+)
+def test_a_complex_key_never_becomes_the_document(text: str) -> None:
+    with pytest.raises(EnforcementError):
+        _enforce(text, {"type": "array"})
+
+
+def test_json_in_prose_is_refused_when_yaml_follows_it() -> None:
+    with pytest.raises(EnforcementError):
+        _enforce('The answer is {"name": "Ada"} and also\nname: Bob\n', {"type": "object"})
+
+
+BLOCK = st.dictionaries(
+    st.sampled_from(["name", "age", "city", "zip"]), st.integers(0, 99), min_size=1, max_size=4
+)
+PROSE = st.sampled_from(["Here you go.", "Some words in between.", "I hope this helps!", "Thanks"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(PROSE, BLOCK), min_size=1, max_size=3), PROSE)
+def test_strip_prose_never_returns_part_of_a_block(
+    parts: list[tuple[str, dict[str, int]]], tail: str
+) -> None:
+    """Whatever is returned is one whole block as written, or the text is refused."""
+    text = "".join(p + "\n" + "".join(f"{k}: {v}\n" for k, v in b.items()) for p, b in parts) + tail
+    try:
+        value = _enforce(text, {"type": "object"}).value
+    except EnforcementError:
+        assert len(parts) > 1
+        return
+    assert value in [b for _, b in parts]
+    assert len(parts) == 1 or [b for _, b in parts].count(value) >= 1

@@ -6,9 +6,12 @@ Loading is YAML 1.2 through ruamel.yaml's pure-Python safe loader, restricted to
 * timestamps stay strings (``2024-01-31`` is ``"2024-01-31"``, which ``format: date`` checks), and the
   non-JSON tags ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` — like every unknown tag such as
   ``!!python/object`` — are errors; so are duplicate keys and keys that are not strings;
+* NaN and infinities (``.nan``, ``.inf``, ``1e999``) and strings holding lone surrogates are syntax
+  errors naming the value and its path: they have no JSON form, so no bound is ever compared with them;
 * hostile input fails fast with a clear issue: texts over ``max_chars``, more than ``max_nodes`` values
-  once aliases are expanded ("billion laughs": ruamel shares aliased objects, so they are counted
-  without being expanded), recursive aliases, nesting deeper than ``max_depth``.
+  once aliases and merge keys are expanded (counted on the composed node graph before anything is
+  constructed: "billion laughs" and doubling ``<<: [*a, *a]`` chains are refused without being
+  expanded), recursive aliases, nesting deeper than ``max_depth``.
 
 A text that ruamel cannot load but that is strict JSON is accepted as is (JSON is YAML 1.2).
 """
@@ -28,7 +31,7 @@ from formbound.formats.yaml._nodes import BudgetError, load_nodes
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "check_json_data", "load_yaml"]
 
 #: Default limits of :func:`load_yaml` (and of :class:`~formbound.formats.yaml.YamlSpec`).
-MAX_CHARS = 500_000
+MAX_CHARS = 100_000
 MAX_NODES = 200_000
 MAX_DEPTH = 100
 # Exceptions the pure-Python loader lets escape on malformed input besides its own YAMLError.

@@ -26,6 +26,13 @@ _DEFAULTS: dict[str, Any] = {
     "max_string_length": 256,
     "max_items": 32,
 }
+#: Repairs stop once the candidates tried add up to this many times ``max_chars`` (each is parsed).
+_REPAIR_BUDGET = 2
+
+
+def _preview(body: str) -> str:
+    text = " ".join(body.split())
+    return repr(text if len(text) <= 40 else text[:39] + "…")
 
 
 class YamlSpec(Spec):
@@ -36,7 +43,8 @@ class YamlSpec(Spec):
             (any YAML value).
         multi_document: Accept a stream of ``---``-separated documents; the value is then the list of
             documents, each validated against ``schema``.
-        max_chars: Longest text parsed (pure-Python YAML parsing runs at roughly 0.3 MB/s).
+        max_chars: Longest text parsed (pure-Python YAML parsing runs at roughly 100 KB/s on one core,
+            so the default of 100,000 keeps a call near a second; longer texts are refused at once).
         max_nodes: Most values in a document once aliases are expanded.
         max_depth: Deepest nesting accepted.
         max_string_length: Longest string the decoding grammar allows where the schema sets no ``maxLength``.
@@ -146,7 +154,40 @@ class YamlSpec(Spec):
 
     def candidates(self, text: str) -> Iterator[Candidate]:
         """Repaired texts, single repairs first, then combinations (see :data:`REPAIRS`)."""
-        return repair.candidates(text, top_keys(self.schema))
+        if len(text) > self.max_chars:  # refused as too large; repairing it would parse it again
+            return iter(())
+
+        def choose(what: str, blocks: list[repair.Block]) -> str:
+            return self._choose(text, what, blocks)
+
+        return repair.candidates(text, top_keys(self.schema), choose, budget=_REPAIR_BUDGET * self.max_chars)
+
+    def _choose(self, text: str, what: str, blocks: list[repair.Block]) -> str:
+        """The one block that validates; several or none is an error naming the blocks."""
+        valid: list[str] = []
+        for _, body in blocks:
+            try:
+                self.check(body)
+            except EnforcementError:
+                continue
+            valid.append(body)
+        if len(valid) == 1:
+            return valid[0]
+        found = "; ".join(f"line {line}: {_preview(body)}" for line, body in blocks[:5])
+        if len(blocks) > 5:
+            found += f"; … {len(blocks) - 5} more"
+        verdict = "none of them matches the schema" if not valid else f"{len(valid)} of them match the schema"
+        raise EnforcementError(
+            "syntax",
+            [
+                Issue(
+                    f"the text holds {len(blocks)} {what} ({found}) and {verdict}; answer with exactly "
+                    "one document",
+                    kind="ambiguous",
+                )
+            ],
+            text,
+        )
 
     # ------------------------------------------------------------------ output
     def dump(self, value: Any) -> str:
