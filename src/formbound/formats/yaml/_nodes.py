@@ -218,17 +218,27 @@ def _budget(root: Any, max_nodes: int, max_depth: int, used: int) -> int:
     return used + done[id(root)][0]
 
 
-def load_nodes(text: str, max_nodes: int, max_depth: int) -> list[Any]:
+def load_nodes(text: str, max_nodes: int, max_depth: int, single: bool = False) -> list[Any]:
     """Every document of ``text``, each checked against the budget before it is constructed.
+
+    With ``single``, a second document stops the parse at once (the rest of the stream is not read).
 
     Raises:
         BudgetError: a limit is broken.
         ruamel.yaml.error.YAMLError: the text is not YAML the JSON-only constructor accepts.
     """
     yaml = _make_yaml()
+    yaml.composer.warn_double_anchors = False  # YAML allows redefining an anchor: the later one counts
     docs: list[Any] = []
     used = 0
     for node in yaml.compose_all(text):
+        if single and docs:
+            raise BudgetError(
+                "the text holds more than one YAML document (separated by '---') but one is expected; "
+                "answer with one document, or build the spec with multi_document=True",
+                "multi_document",
+                node.start_mark,
+            )
         used = _budget(node, max_nodes, max_depth, used)
         docs.append(yaml.constructor.construct_document(node))
     return docs

@@ -13,7 +13,7 @@ Loading is YAML 1.2 through ruamel.yaml's pure-Python safe loader, restricted to
   constructed: "billion laughs" and doubling ``<<: [*a, *a]`` chains are refused without being
   expanded), recursive aliases, nesting deeper than ``max_depth``.
 
-A text that ruamel cannot load but that is strict JSON is accepted as is (JSON is YAML 1.2).
+A text that is strict JSON is read as JSON (JSON is YAML 1.2), also where ruamel would refuse it (tabs).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from formbound.formats.yaml._nodes import BudgetError, load_nodes
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "check_json_data", "load_yaml"]
 
 #: Default limits of :func:`load_yaml` (and of :class:`~formbound.formats.yaml.YamlSpec`).
-MAX_CHARS = 100_000
+MAX_CHARS = 10_000
 MAX_NODES = 200_000
 MAX_DEPTH = 100
 # Exceptions the pure-Python loader lets escape on malformed input besides its own YAMLError.
@@ -283,8 +283,10 @@ def load_yaml(
         raise _syntax(text, f"document is nested deeper than {max_depth} levels (max_depth=)", "too_deep")
     from ruamel.yaml.error import YAMLError
 
+    # Strict JSON (which is YAML 1.2) first: the C parser reads it at once, the pure-Python one slowly.
+    ok, value = _strict_json(text)
     try:
-        docs = load_nodes(text, max_nodes, max_depth)
+        docs = [value] if ok else load_nodes(text, max_nodes, max_depth, single=not multi_document)
     except BudgetError as exc:
         mark = exc.mark
         raise _syntax(
@@ -295,10 +297,7 @@ def load_yaml(
             column=mark.column + 1 if mark is not None else None,
         ) from exc
     except YAMLError as exc:
-        ok, value = _strict_json(text)
-        if not ok:
-            raise EnforcementError("syntax", [_yaml_issue(exc)], text) from exc
-        docs = [value]
+        raise EnforcementError("syntax", [_yaml_issue(exc)], text) from exc
     except RecursionError as exc:
         raise _syntax(
             text, f"document is nested too deeply to load (max_depth={max_depth})", "too_deep"

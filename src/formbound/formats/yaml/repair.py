@@ -33,6 +33,8 @@ _PLAIN_KEY_FIRST = frozenset("#'\"-?:[]{},|>!&*%@`")
 def _fences(text: str) -> list[Block]:
     """Fenced blocks, by line: an unterminated last fence runs to the end of the text."""
     out: list[tuple[int, str, str]] = []
+    if "```" not in text:
+        return []
     lines = text.split("\n")
     i = 0
     while i < len(lines):
@@ -124,6 +126,10 @@ def prose_blocks(text: str, known: tuple[str, ...]) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i].rstrip("\r\n")
+        if not line.strip():
+            offset += len(lines[i])
+            i += 1
+            continue
         if _starts_block(line, known):
             j = i + 1
             while j < len(lines) and _continues_block(lines[j].rstrip("\r\n")):
@@ -134,8 +140,10 @@ def prose_blocks(text: str, known: tuple[str, ...]) -> list[Block]:
             blocks.append((i + 1, "\n".join(body) + "\n"))
             i = j
             continue
-        brace = min((p for p in (line.find("{"), line.find("[")) if p >= 0), default=-1)
-        if brace >= 0 and not blocks:
+        brace = -1
+        if not blocks and ("{" in line or "[" in line):
+            brace = min(p for p in (line.find("{"), line.find("[")) if p >= 0)
+        if brace >= 0:
             first = offset + brace
             last = max(text.rfind("}"), text.rfind("]"))
             rest = text[last + 1 :].splitlines()
@@ -201,19 +209,26 @@ def candidates(
         "tabs_to_spaces": _tabs_to_spaces,
         "document_markers": _document_markers,
     }
-    seen = {text}
+    seen = {text.strip()}
     spent = 0
+    memo: dict[tuple[str, str], str | None] = {}  # combinations share prefixes: each step runs once
+
+    def step(name: str, current: str) -> str | None:
+        if (name, current) not in memo:
+            memo[name, current] = steps[name](current)
+        return memo[name, current]
+
     for size in range(1, len(REPAIRS) + 1):
         for names in combinations(REPAIRS, size):
             current = text
             for name in names:
-                fixed = steps[name](current)
-                if fixed is None or fixed == current:
+                fixed = step(name, current)
+                if fixed is None or fixed.strip() == current.strip():  # same document: not a repair
                     break
                 current = fixed
             else:
-                if current not in seen and current.strip():
-                    seen.add(current)
+                if current.strip() not in seen and current.strip():
+                    seen.add(current.strip())
                     spent += len(current)
                     if budget is not None and spent > budget:
                         return

@@ -27,7 +27,9 @@ _DEFAULTS: dict[str, Any] = {
     "max_items": 32,
 }
 #: Repairs stop once the candidates tried add up to this many times ``max_chars`` (each is parsed).
-_REPAIR_BUDGET = 2
+_REPAIR_BUDGET = 1
+#: More blocks than this in one text are refused without validating each (that would be a parse each).
+_MAX_BLOCKS = 16
 
 
 def _preview(body: str) -> str:
@@ -43,8 +45,10 @@ class YamlSpec(Spec):
             (any YAML value).
         multi_document: Accept a stream of ``---``-separated documents; the value is then the list of
             documents, each validated against ``schema``.
-        max_chars: Longest text parsed (pure-Python YAML parsing runs at roughly 100 KB/s on one core,
-            so the default of 100,000 keeps a call near a second; longer texts are refused at once).
+        max_chars: Longest text parsed; longer texts are refused at once, before any repair. Pure-Python
+            YAML parsing reads only about 5-20 KB/s of token-dense YAML (``- 1`` lines, flow lists), so
+            the default of 10,000 keeps a call (one parse, then at most as much again for repairs) near
+            a second; raise it for longer documents. Strict JSON is read by the C parser.
         max_nodes: Most values in a document once aliases are expanded.
         max_depth: Deepest nesting accepted.
         max_string_length: Longest string the decoding grammar allows where the schema sets no ``maxLength``.
@@ -165,7 +169,7 @@ class YamlSpec(Spec):
     def _choose(self, text: str, what: str, blocks: list[repair.Block]) -> str:
         """The one block that validates; several or none is an error naming the blocks."""
         valid: list[str] = []
-        for _, body in blocks:
+        for _, body in blocks if len(blocks) <= _MAX_BLOCKS else ():
             try:
                 self.check(body)
             except EnforcementError:
@@ -177,6 +181,8 @@ class YamlSpec(Spec):
         if len(blocks) > 5:
             found += f"; … {len(blocks) - 5} more"
         verdict = "none of them matches the schema" if not valid else f"{len(valid)} of them match the schema"
+        if len(blocks) > _MAX_BLOCKS:
+            verdict = f"that is more than {_MAX_BLOCKS} to try"
         raise EnforcementError(
             "syntax",
             [
