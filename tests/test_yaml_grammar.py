@@ -12,7 +12,7 @@ from formbound.constraints import Constraint
 from formbound.enforce import enforce
 from formbound.errors import EnforcementError
 from formbound.formats.yaml import YamlSpec, load_yaml
-from formbound.formats.yaml_grammar import PLAIN_RESERVED, is_plain_safe, render_scalar, yaml_grammar
+from formbound.formats.yaml.grammar import PLAIN_RESERVED, is_plain_safe, render_scalar, yaml_grammar
 
 pytest.importorskip("llguidance")
 

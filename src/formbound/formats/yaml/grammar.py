@@ -31,6 +31,8 @@ import json
 import re
 from typing import Any
 
+from formbound.formats.yaml._ref import resolve_ref
+
 __all__ = [
     "PLAIN_RESERVED",
     "is_plain_safe",
@@ -211,18 +213,7 @@ class _Builder:
 
     # ------------------------------------------------------------ schema plumbing
     def _resolve(self, ref: str) -> dict[str, Any] | bool | None:
-        if not ref.startswith("#"):
-            return None
-        node: Any = self.root
-        for part in [p for p in ref[1:].split("/") if p]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return node if isinstance(node, (dict, bool)) else None
+        return resolve_ref(self.root, ref)
 
     def _normalise(self, node: dict[str, Any]) -> dict[str, Any]:
         """Inline single-branch allOf; merge simple multi-branch allOf (marking it unenforced)."""
