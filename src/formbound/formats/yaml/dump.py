@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from formbound.formats.yaml._ref import deref
+from formbound.formats.jsonschema.refs import resolve_local
 from formbound.formats.yaml.grammar import is_plain_safe, render_scalar
 
 __all__ = ["dump_block", "shape", "top_keys"]
@@ -25,7 +25,7 @@ def dump_block(value: Any, schema: Any) -> str:
 
 def top_keys(schema: Any) -> tuple[str, ...]:
     """The properties the schema declares at the top level, in order."""
-    node = deref(schema, schema)
+    node = resolve_local(schema, schema, inline_single_allof=True)
     props = node.get("properties") if isinstance(node, dict) else None
     return tuple(props) if isinstance(props, dict) else ()
 
@@ -36,7 +36,7 @@ def shape(schema: Any) -> list[str]:
 
 
 def _branches(node: Any, root: Any) -> list[dict[str, Any]]:
-    node = deref(node, root)
+    node = resolve_local(node, root, inline_single_allof=True)
     if not isinstance(node, dict):
         return []
     out = [node]
@@ -118,7 +118,11 @@ def _describe_scalar(node: dict[str, Any], root: Any) -> str:
     kinds = types if isinstance(types, list) else [types] if isinstance(types, str) else []
     for key in ("anyOf", "oneOf"):
         if isinstance(node.get(key), list):
-            kinds += [_describe_scalar(deref(b, root), root) for b in node[key] if isinstance(b, dict)]
+            kinds += [
+                _describe_scalar(resolve_local(b, root, inline_single_allof=True), root)
+                for b in node[key]
+                if isinstance(b, dict)
+            ]
     text = " or ".join(dict.fromkeys(k for k in kinds if k)) or "any value"
     extras = []
     if "minLength" in node or "maxLength" in node:
@@ -144,7 +148,7 @@ def _describe_scalar(node: dict[str, Any], root: Any) -> str:
 def _shape(node: Any, root: Any, indent: int, depth: int = 0) -> list[str]:
     """Lines showing the expected shape; objects and arrays nest, scalars become ``<type>``."""
     pad = " " * indent
-    node = deref(node, root)
+    node = resolve_local(node, root, inline_single_allof=True)
     if not isinstance(node, dict) or depth > 6:
         return [f"{pad}<any value>"]
     branches = [b for b in _branches(node, root) if isinstance(b.get("properties"), dict)]
@@ -154,7 +158,7 @@ def _shape(node: Any, root: Any, indent: int, depth: int = 0) -> list[str]:
             required.update(r for r in b.get("required", []) if isinstance(r, str))
         lines = []
         for key, sub in _props(node, root).items():
-            sub_r = deref(sub, root)
+            sub_r = resolve_local(sub, root, inline_single_allof=True)
             note = "" if key in required else "  # optional"
             desc = sub_r.get("description") if isinstance(sub_r, dict) else None
             if isinstance(desc, str) and desc:
@@ -174,7 +178,7 @@ def _shape(node: Any, root: Any, indent: int, depth: int = 0) -> list[str]:
         if "maxItems" in node:
             bounds.append(f"at most {node['maxItems']}")
         head = [f"{pad}# list, {' and '.join(bounds)} items"] if bounds else []
-        items = deref(node.get("items", {}), root)
+        items = resolve_local(node.get("items", {}), root, inline_single_allof=True)
         inner = _shape(items, root, indent + 2, depth + 1)
         first = inner[0].lstrip() if inner else "<any value>"
         return [*head, f"{pad}- {first}", *inner[1:]]

@@ -31,7 +31,7 @@ import json
 import re
 from typing import Any
 
-from formbound.formats.yaml._ref import resolve_ref
+from formbound.formats.jsonschema.refs import ref_target
 
 __all__ = [
     "PLAIN_RESERVED",
@@ -213,7 +213,8 @@ class _Builder:
 
     # ------------------------------------------------------------ schema plumbing
     def _resolve(self, ref: str) -> dict[str, Any] | bool | None:
-        return resolve_ref(self.root, ref)
+        target = ref_target(self.root, ref)
+        return target if isinstance(target, (dict, bool)) else None
 
     def _normalise(self, node: dict[str, Any]) -> dict[str, Any]:
         """Inline single-branch allOf; merge simple multi-branch allOf (marking it unenforced)."""

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from formbound.errors import EnforcementError, Issue
-from formbound.formats.schema import json_pointer
+from formbound.formats.jsonschema import json_pointer
 from formbound.formats.yaml._nodes import BudgetError, load_nodes
 
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "check_json_data", "load_yaml"]

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
-from formbound.formats.schema import SchemaValidator
+from formbound.formats.jsonschema import SchemaValidator
 from formbound.formats.yaml import repair
 from formbound.formats.yaml.dump import dump_block, shape, top_keys
 from formbound.formats.yaml.grammar import yaml_grammar
