@@ -44,7 +44,7 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
         [
             "escalate",
             "--tasks",
-            "schemas/contacts",
+            "contacts",
             "--out",
             str(tmp_path),
             "--target",
@@ -65,7 +65,7 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
     assert result.exit_code == 0, result.output
     assert "recommended strategy: constrained" in result.output and "wall time: 12 s" in result.output
     (call,) = calls
-    assert call["model"] == "model:default" and call["tasks"] == "schemas/contacts"
+    assert call["model"] == "model:default" and call["tasks"].name == "contacts"
     assert (
         call["target"] == 0.9 and call["limit"] == 5 and call["force_train"] is True and call["augment"] == 10
     )
@@ -76,8 +76,10 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
 
 def test_errors_are_reported_without_traceback(calls: list[dict[str, Any]], tmp_path: Any) -> None:
     result = CliRunner().invoke(
-        main, ["escalate", "--tasks", "nope", "--out", str(tmp_path), "--target", "0.5"]
+        main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--target", "0.5"]
     )
-    assert result.exit_code == 1 and "has no train items" in result.output
+    # a ConfigError from the ladder is a usage error (exit 2), one line
+    assert result.exit_code == 2 and "has no train items" in result.output
+    assert "Traceback" not in result.output
     bad = CliRunner().invoke(main, ["escalate", "--tasks", "x", "--out", str(tmp_path), "--target", "1.5"])
     assert bad.exit_code == 2 and "target" in bad.output

@@ -175,12 +175,19 @@ def markdown(report: EvalReport) -> str:
         f"- model: `{model.get('name', '?')}` ({model_facts})",
         f"- task set: `{ts.get('path', ts.get('name', '?'))}` (hash {ts.get('hash', '?')})",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items() if v)}",
-        f"- wall time: {meta.get('wall_seconds', '?')} s ({generated} items generated, "
+        f"- generation time: {_generation_seconds(meta)} s summed over every answer, as measured when it "
+        "was generated",
+        f"- this run: {meta.get('wall_seconds', '?')} s wall ({generated} items generated, "
         "the rest from the cache)",
         f"- command: `{meta.get('command', '?')}`",
         "",
     ]
     return "\n".join(lines)
+
+
+def _generation_seconds(meta: dict[str, Any]) -> Any:
+    # reports written before generation_seconds existed only have the run's wall time
+    return meta.get("generation_seconds", meta.get("wall_seconds", "?"))
 
 
 # ------------------------------------------------------------------------------------------ charts

@@ -33,6 +33,7 @@ from formbound.measure.scoring import score
 from formbound.measure.strategies import Strategy, choose_examples, parse_strategies
 from formbound.measure.tasks import Task, TaskSet, load_task_set
 from formbound.models.base import Generation, Model
+from formbound.models.lazy import LazyModel
 
 __all__ = ["CACHE_FILE", "DEFAULT_STRATEGIES", "default_batch_size", "evaluate", "versions"]
 
@@ -352,7 +353,7 @@ def evaluate(
     Args:
         model: A :class:`~formbound.models.base.Model`, or a name for :func:`formbound.models.load`
             (``"default"``, a model id, a local path).
-        task_set: A :class:`TaskSet` or its folder (``schemas/NAME``).
+        task_set: A :class:`TaskSet` or its folder, or a bundled name such as ``"contacts"``.
         strategies: Names (see :mod:`formbound.measure.strategies`), as a list or ``"raw,prompted"``.
         split: Which split to answer (``"test"``, ``"train"`` or ``"all"``).
         limit: Answer at most this many items (a seeded choice, stable as the limit grows).
@@ -374,7 +375,7 @@ def evaluate(
     if isinstance(model, str):
         from formbound.models import load
 
-        model = load(model)
+        model = load(model, lazy=True)  # loaded only if some answer is not cached
     uses_adapters = any(s.adapter for s in rungs)
     if uses_adapters and not callable(getattr(model, "set_adapter", None)):
         raise ConfigError(
@@ -388,8 +389,6 @@ def evaluate(
     hooks = hooks or Hooks()
     _progress(hooks, progress)
     model_info = model.info()
-    if batch_size is None:
-        batch_size = default_batch_size(model_info)
     memo: dict[str, Generation] = {}
     model_id = [model.name, model_info.get("source"), model_info.get("adapter")]
     max_shots = max((s.shots for s in rungs), default=0)
@@ -418,6 +417,12 @@ def evaluate(
             items.append(_Item(task, key, messages))
         plan.append((strategy, items))
     total = sum(len(items) for _, items in plan)
+    pending_total = sum(1 for _, items in plan for it in items if cache.get(it.key) is None)
+    if pending_total:
+        if isinstance(model, LazyModel):
+            model = model.load()
+        if batch_size is None:
+            batch_size = default_batch_size(model.info())
     cached = 0
     for strategy, items in plan:
         constraint = ts.spec.constraint() if strategy.constrained else None
@@ -451,7 +456,7 @@ def evaluate(
                     hooks.emit("record", record=hit, cached=True)
             if pending and uses_adapters:
                 model.set_adapter(strategy.adapter)  # type: ignore[attr-defined]
-            for batch in _chunks(pending, batch_size):
+            for batch in _chunks(pending, batch_size or 1):
                 records = _run_batch(
                     model, ts, strategy, batch, max_new_tokens=limit_tokens, seed=seed, hooks=hooks, memo=memo
                 )
@@ -473,8 +478,9 @@ def evaluate(
         hooks.emit("run_end", seconds=wall)
 
     metrics = _metrics(by_strategy)
+    records = [r for recs in by_strategy.values() for r in recs]
     meta = {
-        "model": model_info,
+        "model": model.info() if pending_total else model_info,
         "task_set": {
             "name": ts.name,
             "path": _display_path(ts.path),
@@ -498,10 +504,10 @@ def evaluate(
         "started": started_at,
         "wall_seconds": round(wall, 2),
         "generated_items": total - cached,
+        # what generating every answer cost when it was measured (cached records keep their seconds)
+        "generation_seconds": round(sum(r.seconds for r in records), 2),
     }
-    report = EvalReport(
-        meta, [s.name for s in rungs], metrics, [r for recs in by_strategy.values() for r in recs]
-    )
+    report = EvalReport(meta, [s.name for s in rungs], metrics, records)
     if out is not None:
         report.save(out)
     return report

@@ -1,4 +1,8 @@
-"""Task sets: a spec plus items with gold answers, read from a folder.
+"""Task sets: a spec plus items with gold answers, read from a folder or by a bundled name.
+
+The bundled task sets (``contacts``, ``events``, ``products``, ``service_config``, ``shop_sql``) ship
+inside the package (``formbound/tasksets/``); :func:`bundled_task_sets` lists them and
+:func:`resolve_task_set` turns a name or a folder into the folder, with "did you mean" for a typo.
 
 A task set folder holds ``spec.json`` (a spec description, plus an optional ``"task"`` block with the
 one-line ``instruction`` and ``max_new_tokens``), ``tasks.jsonl`` (one ``{"id", "input", "gold",
@@ -21,7 +25,20 @@ from formbound._util import cache_root, suggest
 from formbound.errors import ConfigError, FormboundError, SpecError
 from formbound.spec import Spec
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_NEW_TOKENS", "Task", "TaskSet", "load_task_set"]
+__all__ = [
+    "BUNDLED_DIR",
+    "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_MAX_NEW_TOKENS",
+    "Task",
+    "TaskSet",
+    "bundled_task_sets",
+    "load_spec_file",
+    "load_task_set",
+    "resolve_task_set",
+]
+
+#: Where the bundled task sets live inside the installed package.
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "tasksets"
 
 #: Used when spec.json has no ``task.instruction``.
 DEFAULT_INSTRUCTIONS: dict[str, str] = {
@@ -260,16 +277,75 @@ def _parse_tasks(path: Path, fmt: str) -> list[Task]:
     return tasks
 
 
-def load_task_set(path: str | os.PathLike[str]) -> TaskSet:
-    """Read a task set folder (see the module docstring for the layout).
+def bundled_task_sets() -> list[str]:
+    """Names of the task sets shipped with formbound, sorted.
+
+    >>> bundled_task_sets()[:2]
+    ['contacts', 'events']
+    """
+    if not BUNDLED_DIR.is_dir():  # pragma: no cover - a broken install
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "spec.json").is_file())
+
+
+def resolve_task_set(name_or_path: str | os.PathLike[str]) -> Path:
+    """The folder of a task set given as a folder path or as a bundled name (``"contacts"``).
+
+    An existing folder wins over a bundled name; a bare name that is neither gets "did you mean".
+    Reads nothing but the folder listing, so a command can check its flags before loading a model.
 
     Raises:
-        ConfigError: a missing file, a malformed line of tasks.jsonl (with its line number), a duplicate id.
+        ConfigError: no such folder or bundled name.
+
+    >>> resolve_task_set("contactz")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    formbound.errors.ConfigError: task set 'contactz' does not exist: ... did you mean 'contacts'?
+    """
+    folder = Path(name_or_path).expanduser()
+    if folder.is_dir():
+        return folder
+    bundled = bundled_task_sets()
+    text = os.fspath(name_or_path)
+    if text in bundled:
+        return BUNDLED_DIR / text
+    hint = suggest(folder.name, bundled)
+    extra = f"; did you mean {hint!r}?" if hint else ""
+    raise ConfigError(
+        f"task set {text!r} does not exist: it is neither a folder nor a bundled task set "
+        f"(bundled: {', '.join(bundled)}){extra}"
+    )
+
+
+def load_spec_file(path: str | os.PathLike[str], format: str | None = None) -> Spec:
+    """A spec from a file, like :meth:`Spec.load`, that also takes a task set's ``spec.json``.
+
+    A task set's ``spec.json`` carries a ``"task"`` block (instruction, token limit) that describes the
+    task, not the output: it is ignored here.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".json" and p.is_file():
+        try:
+            desc = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            desc = None  # Spec.load reports it
+        if isinstance(desc, dict) and isinstance(desc.get("format"), str) and "task" in desc:
+            desc.pop("task")
+            if format is not None and format != desc["format"]:
+                raise SpecError(f"spec file {p.name!r} is for format {desc['format']!r}, not {format!r}")
+            return Spec.from_dict(desc, base_dir=p.parent)
+    return Spec.load(p, format=format)
+
+
+def load_task_set(path: str | os.PathLike[str]) -> TaskSet:
+    """Read a task set folder, or a bundled task set by name (see the module docstring for the layout).
+
+    Raises:
+        ConfigError: an unknown name or folder, a missing file, a malformed line of tasks.jsonl (with its
+            line number), a duplicate id.
         SpecError: the spec in spec.json cannot be built.
     """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ConfigError(f"task set folder {str(folder)!r} does not exist (expected e.g. schemas/NAME)")
+    folder = resolve_task_set(path)
     spec_file = folder / "spec.json"
     try:
         desc = json.loads(_read(spec_file))
