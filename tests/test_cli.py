@@ -104,7 +104,7 @@ def test_escalate_gets_the_task_set_and_a_lazy_model(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(formbound.escalate, "escalate", fake_escalate)
     result = invoke("escalate", "--tasks", "contacts", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert seen["tasks"].name == "contacts"
+    assert Path(seen["tasks"]).name == "contacts"
     assert isinstance(seen["model"], LazyModel) and not seen["model"].loaded
 
 

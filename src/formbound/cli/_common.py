@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -123,20 +124,23 @@ def verbosity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def check_run_flags(tasks: str, strategies: str, split: str | None) -> Any:
-    """Check ``--tasks``, ``--strategies`` and ``--split`` without loading a model; return the task set.
+def check_run_flags(tasks: str, strategies: str, split: str | None) -> Path:
+    """Check ``--tasks``, ``--strategies`` and ``--split`` cheaply, without a model; return the folder.
+
+    Only names are checked here (no spec is built), so a typo costs well under a second; the full task
+    set is read by the command itself, still before any model loads.
 
     Raises:
         click.UsageError: an unknown task set, strategy or split, with "did you mean" (exit code 2).
     """
     from formbound.measure.strategies import parse_strategies
-    from formbound.measure.tasks import load_task_set
+    from formbound.measure.tasks import check_split, resolve_task_set, task_splits
 
     try:
-        task_set = load_task_set(tasks)
         parse_strategies(strategies)
+        folder = resolve_task_set(tasks)
         if split is not None:
-            task_set.split(split)
+            check_split(split, task_splits(folder), folder.name)
     except FormboundError as exc:
         raise translate_errors(exc) from exc
-    return task_set
+    return folder

@@ -35,6 +35,7 @@ __all__ = [
     "load_spec_file",
     "load_task_set",
     "resolve_task_set",
+    "task_splits",
 ]
 
 #: Where the bundled task sets live inside the installed package.
@@ -117,12 +118,7 @@ class TaskSet:
         """The tasks of split ``name`` (``"all"`` for every task)."""
         if name == "all":
             return list(self.tasks)
-        if name not in self.splits:
-            hint = suggest(name, self.splits)
-            extra = f"; did you mean {hint!r}?" if hint else ""
-            raise ConfigError(
-                f"task set {self.name!r} has no split {name!r} (has: {', '.join(self.splits)}){extra}"
-            )
+        check_split(name, self.splits, self.name)
         return [t for t in self.tasks if t.split == name]
 
     def get(self, task_id: str) -> Task:
@@ -315,6 +311,31 @@ def resolve_task_set(name_or_path: str | os.PathLike[str]) -> Path:
         f"task set {text!r} does not exist: it is neither a folder nor a bundled task set "
         f"(bundled: {', '.join(bundled)}){extra}"
     )
+
+
+def task_splits(name_or_path: str | os.PathLike[str]) -> list[str]:
+    """Split names of a task set, in first-seen order, read without building its spec (cheap).
+
+    Malformed lines are skipped here; :func:`load_task_set` reports them with their line numbers.
+    """
+    splits: dict[str, None] = {}
+    for line in _read(resolve_task_set(name_or_path) / "tasks.jsonl").splitlines():
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("split", "test"), str):
+            splits[obj.get("split", "test")] = None
+    return list(splits)
+
+
+def check_split(name: str, splits: list[str], task_set: str) -> None:
+    """Raise ConfigError with "did you mean" unless ``name`` is ``"all"`` or one of ``splits``."""
+    if name == "all" or name in splits:
+        return
+    hint = suggest(name, splits)
+    extra = f"; did you mean {hint!r}?" if hint else ""
+    raise ConfigError(f"task set {task_set!r} has no split {name!r} (has: {', '.join(splits)}){extra}")
 
 
 def load_spec_file(path: str | os.PathLike[str], format: str | None = None) -> Spec:
