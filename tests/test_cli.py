@@ -13,11 +13,24 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import formbound.errors
 import formbound.models
 from formbound.cli import main
 from formbound.measure.tasks import BUNDLED_DIR, bundled_task_sets
 
 BUNDLED = ["contacts", "events", "products", "service_config", "shop_sql"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Any:
+    """Commands configure the ``formbound`` logger; leave it as found for the other tests."""
+    import logging
+
+    logger = logging.getLogger("formbound")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
 
 
 def invoke(*args: str, input: Any = None) -> Any:
@@ -274,6 +287,25 @@ def test_quiet_silences_the_model_libraries(monkeypatch: pytest.MonkeyPatch) -> 
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
         loggers[0].handlers[:] = handlers
+
+
+def test_quiet_turns_off_formbound_progress(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import formbound.cli.measure
+    import formbound.measure
+
+    seen: list[bool] = []
+
+    def fake_evaluate(*args: Any, progress: bool, **kwargs: Any) -> Any:
+        seen.append(progress)
+        raise formbound.errors.GenerationError("stop here")
+
+    monkeypatch.setattr(formbound.measure, "evaluate", fake_evaluate)
+    monkeypatch.setattr(formbound.models, "load", lambda *a, **k: object())
+    # process-wide logging and environment changes are tested in test_quiet_silences_the_model_libraries
+    monkeypatch.setattr(formbound.cli.measure, "configure_logging", lambda quiet, verbose: None)
+    invoke("eval", "--tasks", "contacts", "--out", str(tmp_path))
+    invoke("eval", "--tasks", "contacts", "--out", str(tmp_path), "--quiet")
+    assert seen == [True, False]
 
 
 def test_quiet_and_verbose_exclude_each_other(tmp_path: Path) -> None:

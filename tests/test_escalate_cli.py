@@ -14,6 +14,18 @@ from formbound.errors import ConfigError
 from formbound.escalate.ladder import Decision
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Any:
+    """Commands configure the ``formbound`` logger; leave it as found for the other tests."""
+    import logging
+
+    logger = logging.getLogger("formbound")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
 @pytest.fixture()
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
