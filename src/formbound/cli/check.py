@@ -5,11 +5,12 @@ from __future__ import annotations
 import codecs
 import json
 import sys
+from pathlib import Path
 from typing import IO
 
 import click
 
-from formbound import EnforcementError, FormboundError, Issue, enforce
+from formbound import EnforcementError, FormboundError, Issue, Spec, SpecError, enforce
 from formbound.cli._common import EXIT_INVALID, translate_errors
 
 #: Longest text ``check`` reads (characters); more is refused without reading the rest.
@@ -47,8 +48,6 @@ def check(
     spec_path: str, fmt: str | None, as_json: bool, no_repair: bool, max_chars: int, file: IO[bytes]
 ) -> None:
     """Check FILE (default: standard input) against a spec and print the value or the errors."""
-    from formbound.measure.tasks import load_spec_file
-
     try:
         spec = load_spec_file(spec_path, format=fmt)
     except FormboundError as exc:
@@ -88,6 +87,26 @@ def check(
         click.echo(result.text)
         if result.repairs:
             click.echo(f"repaired: {', '.join(result.repairs)}", err=True)
+
+
+def load_spec_file(path: str, format: str | None = None) -> Spec:
+    """A spec from a file, like :meth:`Spec.load`, that also takes a task set's ``spec.json``.
+
+    A task set's ``spec.json`` carries a ``"task"`` block (instruction, token limit) that describes the
+    task, not the output: it is ignored here. (Kept in the CLI so ``check`` imports no measuring code.)
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".json" and p.is_file():
+        try:
+            desc = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            desc = None  # Spec.load reports it
+        if isinstance(desc, dict) and isinstance(desc.get("format"), str) and "task" in desc:
+            desc.pop("task")
+            if format is not None and format != desc["format"]:
+                raise SpecError(f"spec file {p.name!r} is for format {desc['format']!r}, not {format!r}")
+            return Spec.from_dict(desc, base_dir=p.parent)
+    return Spec.load(p, format=format)
 
 
 def read_bounded(stream: IO[bytes], max_chars: int) -> str | None:

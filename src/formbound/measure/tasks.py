@@ -32,7 +32,6 @@ __all__ = [
     "Task",
     "TaskSet",
     "bundled_task_sets",
-    "load_spec_file",
     "load_task_set",
     "resolve_task_set",
     "task_splits",
@@ -336,26 +335,6 @@ def check_split(name: str, splits: list[str], task_set: str) -> None:
     hint = suggest(name, splits)
     extra = f"; did you mean {hint!r}?" if hint else ""
     raise ConfigError(f"task set {task_set!r} has no split {name!r} (has: {', '.join(splits)}){extra}")
-
-
-def load_spec_file(path: str | os.PathLike[str], format: str | None = None) -> Spec:
-    """A spec from a file, like :meth:`Spec.load`, that also takes a task set's ``spec.json``.
-
-    A task set's ``spec.json`` carries a ``"task"`` block (instruction, token limit) that describes the
-    task, not the output: it is ignored here.
-    """
-    p = Path(path)
-    if p.suffix.lower() == ".json" and p.is_file():
-        try:
-            desc = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            desc = None  # Spec.load reports it
-        if isinstance(desc, dict) and isinstance(desc.get("format"), str) and "task" in desc:
-            desc.pop("task")
-            if format is not None and format != desc["format"]:
-                raise SpecError(f"spec file {p.name!r} is for format {desc['format']!r}, not {format!r}")
-            return Spec.from_dict(desc, base_dir=p.parent)
-    return Spec.load(p, format=format)
 
 
 def load_task_set(path: str | os.PathLike[str]) -> TaskSet:
