@@ -25,6 +25,7 @@ def test_cached_rerun_loads_no_model_and_keeps_the_generation_cost(tmp_path: Pat
     measured = first.meta["generation_seconds"]
     assert measured > 0
     lazy = LazyModel(_never, {"name": "fake", "source": "test", "adapter": None})
+    assert lazy.info()["loaded"] is False
     again = evaluate(lazy, tasks, "raw,prompted,constrained", out_dir=out)
     assert not lazy.loaded
     assert again.meta["generated_items"] == 0
@@ -32,6 +33,7 @@ def test_cached_rerun_loads_no_model_and_keeps_the_generation_cost(tmp_path: Pat
     md = (out / "report.md").read_text()
     assert f"generation time: {measured} s" in md
     assert again.metrics["raw"].to_dict() == first.metrics["raw"].to_dict()
+    assert again.meta["model"] == first.meta["model"]  # the facts of the run that loaded it
 
 
 def test_lazy_model_loads_once_when_something_is_missing(tmp_path: Path) -> None:

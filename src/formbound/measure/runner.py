@@ -480,7 +480,7 @@ def evaluate(
     metrics = _metrics(by_strategy)
     records = [r for recs in by_strategy.values() for r in recs]
     meta = {
-        "model": model.info() if pending_total else model_info,
+        "model": model.info() if pending_total else _known_model_info(out, model_info),
         "task_set": {
             "name": ts.name,
             "path": _display_path(ts.path),
@@ -511,6 +511,22 @@ def evaluate(
     if out is not None:
         report.save(out)
     return report
+
+
+def _known_model_info(out: Path | None, identity: dict[str, Any]) -> dict[str, Any]:
+    """For a run that loaded no model: the full model facts of the earlier report in ``out`` when that
+    report is of the same model (name, source, adapter), else the identity alone."""
+    previous = out / "report.json" if out is not None else None
+    if previous is None or not previous.is_file():
+        return identity
+    try:
+        info = json.loads(previous.read_text(encoding="utf-8")).get("meta", {}).get("model", {})
+    except (OSError, ValueError, AttributeError):
+        return identity
+    same = isinstance(info, dict) and all(
+        info.get(k) == identity.get(k) for k in ("name", "source", "adapter")
+    )
+    return info if same else identity
 
 
 def default_batch_size(model_info: dict[str, Any]) -> int:
