@@ -156,6 +156,8 @@ def test_a_real_eos_is_kept_on_a_chatml_vocabulary(tiny_tokenizer: Any) -> None:
     assert model.model.generation_config.eos_token_id == real
     assert real in model._eos_ids()
     assert fix_special_tokens(tok, hf) == []  # even the GGUF fix leaves a real eos alone
+    # the default model is known to end its turns with <|im_end|>: there any other eos is replaced
+    assert fix_special_tokens(tok, hf, chatml=True) == ["eos '<|endoftext|>' -> '<|im_end|>'"]
 
 
 # -------------------------------------------------------------------------------- prompt handling

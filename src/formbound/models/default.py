@@ -85,7 +85,7 @@ def _convert(gguf: Path, dest: Path, loader: Callable[[Path], tuple[Any, Any]]) 
     from transformers import AutoModelForCausalLM
 
     loaded, tokenizer = loader(gguf)
-    fix_special_tokens(tokenizer, loaded)
+    fix_special_tokens(tokenizer, loaded, chatml=True)  # SmolLM2-Instruct ends every turn with <|im_end|>
     # save_pretrained refuses a GGUF-loaded model: rebuild it from its config and copy the weights.
     model = AutoModelForCausalLM.from_config(loaded.config)
     model.load_state_dict(loaded.state_dict())

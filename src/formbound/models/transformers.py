@@ -60,7 +60,9 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)} or 'auto'")
 
 
-def fix_special_tokens(tokenizer: Any, model: Any = None, *, switch_eos: bool = True) -> list[str]:
+def fix_special_tokens(
+    tokenizer: Any, model: Any = None, *, switch_eos: bool = True, chatml: bool = False
+) -> list[str]:
     """Make end-of-sequence and padding match the token that ends an assistant turn.
 
     Some GGUF tokenizers (the default model's, with some transformers versions) come back with
@@ -69,7 +71,8 @@ def fix_special_tokens(tokenizer: Any, model: Any = None, *, switch_eos: bool = 
     With ``switch_eos`` this replaces exactly that wrong eos (``<|im_start|>``, or none at all) by
     ``<|im_end|>`` when the vocabulary has it, and mirrors the ids into the model's config and
     generation config; a tokenizer with a real eos (``<|endoftext|>``, ``</s>`` …) is left alone. It is
-    applied to GGUF checkpoints only. A tokenizer without a pad token gets pad = eos.
+    applied to GGUF checkpoints only; ``chatml=True`` (a model known to end its turns with ``<|im_end|>``,
+    like the default model) switches any other eos too. A tokenizer without a pad token gets pad = eos.
 
     Returns:
         What was changed, for logs (empty when nothing was).
@@ -78,7 +81,8 @@ def fix_special_tokens(tokenizer: Any, model: Any = None, *, switch_eos: bool = 
     vocab = tokenizer.get_vocab()
     end = "<|im_end|>"
     wrong_id: int | None = None
-    if switch_eos and end in vocab and tokenizer.eos_token in (None, "<|im_start|>"):
+    wrong = tokenizer.eos_token in (None, "<|im_start|>") or (chatml and tokenizer.eos_token != end)
+    if switch_eos and end in vocab and wrong:
         changes.append(f"eos {tokenizer.eos_token!r} -> {end!r}")
         old_eos = tokenizer.eos_token
         wrong_id = tokenizer.eos_token_id
