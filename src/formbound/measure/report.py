@@ -179,8 +179,7 @@ def markdown(report: EvalReport) -> str:
         f"- model: `{model.get('name', '?')}` ({model_facts})",
         f"- task set: `{ts.get('path', ts.get('name', '?'))}` (hash {ts.get('hash', '?')})",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items() if v)}",
-        f"- generation time: {_generation_seconds(meta)} s summed over every answer, as measured when it "
-        "was generated",
+        *_generation_line(meta),
         f"- this run: {meta.get('wall_seconds', '?')} s wall ({generated} items generated, "
         "the rest from the cache)",
         f"- command: `{meta.get('command', '?')}`",
@@ -189,9 +188,14 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _generation_seconds(meta: dict[str, Any]) -> Any:
+def _generation_line(meta: dict[str, Any]) -> list[str]:
     # reports written before generation_seconds existed only have the run's wall time
-    return meta.get("generation_seconds", meta.get("wall_seconds", "?"))
+    if "generation_seconds" not in meta:
+        return []
+    return [
+        f"- generation time: {meta['generation_seconds']} s summed over every answer, as measured when it "
+        "was generated"
+    ]
 
 
 # ------------------------------------------------------------------------------------------- write
