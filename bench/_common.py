@@ -82,7 +82,7 @@ def contacts_prompts(count: int) -> tuple[Any, list[list[dict[str, str]]]]:
 
     import formbound as fb
 
-    folder = Path(ROOT) / "schemas" / "contacts"
+    folder = Path(ROOT) / "src" / "formbound" / "tasksets" / "contacts"
     data = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
     instruction = data.pop("task")["instruction"]
     spec = fb.Spec.from_dict(data, base_dir=folder)

@@ -1,6 +1,6 @@
 """SQL ``enforce`` (parse + policy + schema check) per query vs sqlglot alone, on the shop_sql gold queries.
 
-Baselines measured in the same run, on the same 50 gold queries of ``schemas/shop_sql``:
+Baselines measured in the same run, on the same 50 gold queries of ``src/formbound/tasksets/shop_sql``:
   * ``sqlglot.parse_one(q, read="sqlite")`` — syntax only (what a user would call at the least);
   * ``parse_one`` + ``sqlglot.optimizer.qualify.qualify(schema=...)`` — the nearest sqlglot gets to
     formbound's schema stage (unknown tables/columns raise with ``validate_qualify_columns``).
@@ -29,7 +29,7 @@ from sqlglot.optimizer.qualify import qualify
 
 import formbound as fb
 
-SET = Path(ROOT) / "schemas" / "shop_sql"
+SET = Path(ROOT) / "src" / "formbound" / "tasksets" / "shop_sql"
 
 #: How a model wraps a correct query; every one of these is repaired by formbound.
 WRAPPERS: dict[str, Callable[[str], str]] = {
@@ -115,7 +115,8 @@ def main() -> None:
 
     print(f"# SQL enforce vs sqlglot — {machine(['sqlglot'])}")
     print(
-        f"{n} gold queries of schemas/shop_sql; qualify() accepted {qualified_ok}/{n}; median of 7 rounds\n"
+        f"{n} gold queries of the bundled shop_sql task set; qualify() accepted {qualified_ok}/{n}; "
+        "median of 7 rounds\n"
     )
     print(table(["input", "baseline", "baseline µs/query", "formbound µs/query", "ratio"], rows))
     print("\nrerun: python bench/bench_sql.py")

@@ -25,7 +25,7 @@ from typing import Any
 
 from _common import ROOT, machine, table
 
-SET = Path(ROOT) / "schemas" / "contacts"
+SET = Path(ROOT) / "src" / "formbound" / "tasksets" / "contacts"
 
 
 def write_dataset(folder: Path) -> Path:

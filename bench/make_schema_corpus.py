@@ -8,8 +8,8 @@ with a fixed seed: nested objects, ``$ref`` into ``$defs``, recursion, ``anyOf``
 ``dependentRequired``, ``if``/``then``, nullable unions, arrays of objects.
 
 Besides the generated ones, the corpus holds the hand-written schemas of ``bench/schemas_corpus/*.json``
-(each a ``{"schema": ..., "valid": [...]}`` file) and the bundled ``schemas/*/schema.json`` with the gold
-answers of their task sets as valid instances.
+(each a ``{"schema": ..., "valid": [...]}`` file) and the bundled
+``src/formbound/tasksets/*/schema.json`` with the gold answers of their task sets as valid instances.
 
 Write the generated corpus to a folder (one JSON file per schema):
     python bench/make_schema_corpus.py --out /tmp/corpus [--count 300] [--seed 0]
@@ -312,7 +312,7 @@ def hand_written() -> list[dict[str, Any]]:
 def bundled() -> list[dict[str, Any]]:
     """The JSON task sets' schemas, with their gold answers as valid instances."""
     out = []
-    for path in sorted((ROOT / "schemas").glob("*/schema.json")):
+    for path in sorted((ROOT / "src" / "formbound" / "tasksets").glob("*/schema.json")):
         spec = json.loads((path.parent / "spec.json").read_text(encoding="utf-8"))
         if spec.get("format") != "json":
             continue

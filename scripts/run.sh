@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Set up, then run the main job: the measure-and-escalate ladder on the embedded default model
-# (SmolLM2-135M-Instruct) and the bundled JSON task set schemas/contacts (8 test items, validity target
+# (SmolLM2-135M-Instruct) and the bundled JSON task set contacts (src/formbound/tasksets/contacts) (8 test items, validity target
 # 98 %, field-accuracy target 90 %). Prints the decision report;
 # everything is written to runs/contacts/ (re-running resumes from what is cached there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-formbound escalate --model default --tasks schemas/contacts --target 0.98 --accuracy-target 0.9 --limit 8 --out runs/contacts "$@"
+formbound escalate --model default --tasks contacts --target 0.98 --accuracy-target 0.9 --limit 8 --out runs/contacts "$@"

@@ -12,3 +12,5 @@ ruff check src tests bench train
 ruff format --check src tests bench train
 mypy
 python -m pytest -q --doctest-modules src/formbound tests "$@"
+# A new user's first minutes: the wheel in a clean venv, core dependencies only (< 2 min).
+bash scripts/fresh_install_check.sh

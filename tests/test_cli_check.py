@@ -1,4 +1,4 @@
-"""`formbound check`: output, exit codes 0/1/2, --json, every format."""
+"""`formbound check`: output, exit codes 0/1/2 (3: tests/test_cli.py), --json, every format."""
 
 from __future__ import annotations
 
@@ -133,8 +133,8 @@ def test_model_options_route_to_the_right_source(monkeypatch: pytest.MonkeyPatch
     _model_options.load_model("openai:m", "http://127.0.0.1:1/v1", "MY_KEY", None)
     _model_options.load_model("default", None, "MY_KEY", "outlines_core")
     assert calls == [
-        ("openai:m", {"base_url": "http://127.0.0.1:1/v1", "api_key": "sk-test"}),
-        ("default", {"backend": "outlines_core"}),
+        ("openai:m", {"base_url": "http://127.0.0.1:1/v1", "api_key": "sk-test", "lazy": True}),
+        ("default", {"backend": "outlines_core", "lazy": True}),
     ]
     with pytest.raises(ConfigError, match="--base-url applies to openai"):
         _model_options.load_model("default", "http://x", "MY_KEY", None)

@@ -14,6 +14,18 @@ from formbound.errors import ConfigError
 from formbound.escalate.ladder import Decision
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Any:
+    """Commands configure the ``formbound`` logger; leave it as found for the other tests."""
+    import logging
+
+    logger = logging.getLogger("formbound")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
 @pytest.fixture()
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
@@ -44,7 +56,7 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
         [
             "escalate",
             "--tasks",
-            "schemas/contacts",
+            "contacts",
             "--out",
             str(tmp_path),
             "--target",
@@ -65,7 +77,7 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
     assert result.exit_code == 0, result.output
     assert "recommended strategy: constrained" in result.output and "wall time: 12 s" in result.output
     (call,) = calls
-    assert call["model"] == "model:default" and call["tasks"] == "schemas/contacts"
+    assert call["model"] == "model:default" and call["tasks"].name == "contacts"
     assert (
         call["target"] == 0.9 and call["limit"] == 5 and call["force_train"] is True and call["augment"] == 10
     )
@@ -76,8 +88,10 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
 
 def test_errors_are_reported_without_traceback(calls: list[dict[str, Any]], tmp_path: Any) -> None:
     result = CliRunner().invoke(
-        main, ["escalate", "--tasks", "nope", "--out", str(tmp_path), "--target", "0.5"]
+        main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--target", "0.5"]
     )
-    assert result.exit_code == 1 and "has no train items" in result.output
+    # a ConfigError from the ladder is a usage error (exit 2), one line
+    assert result.exit_code == 2 and "has no train items" in result.output
+    assert "Traceback" not in result.output
     bad = CliRunner().invoke(main, ["escalate", "--tasks", "x", "--out", str(tmp_path), "--target", "1.5"])
     assert bad.exit_code == 2 and "target" in bad.output

@@ -15,7 +15,7 @@ from formbound.prompts import build_messages
 
 pytestmark = pytest.mark.real_model
 
-SCHEMAS = Path(__file__).parents[1] / "schemas"
+SCHEMAS = Path(__file__).parents[1] / "src" / "formbound" / "tasksets"
 
 
 def _check_constrained(model: Any, name: str, n: int, max_new_tokens: int) -> list[str]:

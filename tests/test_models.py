@@ -140,6 +140,26 @@ def test_fix_special_tokens_repairs_a_wrong_eos(tiny_tokenizer: Any) -> None:
     assert hf.generation_config.eos_token_id == [0, end]
 
 
+def test_a_real_eos_is_kept_on_a_chatml_vocabulary(tiny_tokenizer: Any) -> None:
+    """A base model whose vocabulary has <|im_start|>/<|im_end|> but whose eos is <|endoftext|> keeps it."""
+    from _tiny import tiny_model
+    from formbound.models.transformers import TransformersModel, fix_special_tokens
+
+    tok = copy.deepcopy(tiny_tokenizer)
+    tok.eos_token = "<|endoftext|>"
+    real = tok.convert_tokens_to_ids("<|endoftext|>")
+    assert {"<|im_start|>", "<|im_end|>"} <= set(tok.get_vocab())
+    hf = tiny_model()
+    hf.generation_config.eos_token_id = real
+    model = TransformersModel(hf, tok, device="cpu")
+    assert model.tokenizer.eos_token == "<|endoftext|>"
+    assert model.model.generation_config.eos_token_id == real
+    assert real in model._eos_ids()
+    assert fix_special_tokens(tok, hf) == []  # even the GGUF fix leaves a real eos alone
+    # the default model is known to end its turns with <|im_end|>: there any other eos is replaced
+    assert fix_special_tokens(tok, hf, chatml=True) == ["eos '<|endoftext|>' -> '<|im_end|>'"]
+
+
 # -------------------------------------------------------------------------------- prompt handling
 
 

@@ -661,7 +661,7 @@ def test_the_same_eval_runs_in_process_and_against_the_server(llama_server: str,
     from formbound.measure import evaluate
 
     clear_probe_cache()
-    tasks = Path(__file__).parents[1] / "schemas" / "contacts"
+    tasks = Path(__file__).parents[1] / "src" / "formbound" / "tasksets" / "contacts"
     served = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     reports = {
         name: evaluate(model, tasks, ["constrained"], limit=3, progress=False)

@@ -1,9 +1,9 @@
-"""Checks on the bundled task sets under ``schemas/``.
+"""Checks on the bundled task sets under ``src/formbound/tasksets/``.
 
-Every folder must follow the task-set format (see ``schemas/README.md``): a ``spec.json`` that builds a
-:class:`formbound.Spec`, a ``tasks.jsonl`` whose gold answers are valid for that spec, a fixed and balanced
-train/test split, and — for SQL sets — gold queries that run on the database built from ``schema.sql`` and
-``data.sql`` and return a non-empty, deterministic result.
+Every folder must follow the task-set format (see ``src/formbound/tasksets/README.md``): a
+``spec.json`` that builds a :class:`formbound.Spec`, a ``tasks.jsonl`` whose gold answers are valid for
+that spec, a fixed and balanced train/test split, and — for SQL sets — gold queries that run on the
+database built from ``schema.sql`` and ``data.sql`` and return a non-empty, deterministic result.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 
 from formbound import EnforcementError, Spec
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "src" / "formbound" / "tasksets"
 
 #: The bundled sets and the least number of tasks each must hold.
 EXPECTED_SETS: dict[str, tuple[str, int]] = {
@@ -105,7 +105,7 @@ def null_pointers(doc: Any, prefix: str = "") -> list[str]:
 def test_expected_sets_are_bundled() -> None:
     present = set(all_sets())
     for name, (fmt, least) in EXPECTED_SETS.items():
-        assert name in present, f"task set schemas/{name}/ is missing"
+        assert name in present, f"bundled task set {name}/ is missing"
         assert load_spec_json(name)["format"] == fmt
         assert len(load_tasks(name)) >= least, f"{name} has fewer than {least} tasks"
     json_total = sum(len(load_tasks(n)) for n in JSON_EXTRACTION_SETS)

@@ -1,6 +1,6 @@
 """Build a chat-format fine-tuning set for a task set's train split.
 
-python train/build_dataset.py --tasks schemas/contacts --out runs/contacts/dataset/train.jsonl --augment 64
+python train/build_dataset.py --tasks contacts --out runs/contacts/dataset/train.jsonl --augment 64
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", required=True, help="task set folder, e.g. schemas/contacts")
+    parser.add_argument("--tasks", required=True, help="bundled task set name or folder, e.g. contacts")
     parser.add_argument("--out", required=True, help="the .jsonl file to write (its card goes beside it)")
     parser.add_argument("--augment", type=int, default=64, help="template-substituted train inputs to add")
     parser.add_argument("--seed", type=int, default=0)

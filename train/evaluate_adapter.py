@@ -1,6 +1,6 @@
 """Re-measure an adapter with the evaluation harness and run the regression check.
 
-    python train/evaluate_adapter.py --model default --tasks schemas/contacts \
+    python train/evaluate_adapter.py --model default --tasks contacts \
         --adapter runs/contacts/adapter --out runs/contacts/adapter_eval
 """
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["write_atomic"]
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+#: Mode asked of ``os.open``; the process umask applies as for any other file (mkstemp would give 0600,
+#: and reading the umask means setting it, which races with other threads).
+_FILE_MODE = 0o666
 
 
-#: mkstemp creates files 0600; what formbound writes is meant to be read like any other file.
-_FILE_MODE = 0o666 & ~_umask()
+def _create_temp(folder: Path, name: str) -> tuple[int, str]:
+    """A new, empty temporary file next to the target (created exclusively); its fd and path."""
+    for _ in range(100):
+        tmp = str(folder / f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), _FILE_MODE
+            ), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {name!r} in {str(folder)!r}")  # pragma: no cover
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes | Callable[[Path], None]) -> Path:
@@ -33,7 +40,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes | Callable[[Pat
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _create_temp(target.parent, target.name)
     try:
         if callable(data):
             os.close(fd)
@@ -43,7 +50,6 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes | Callable[[Pat
                 fh.write(data.encode("utf-8") if isinstance(data, str) else data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

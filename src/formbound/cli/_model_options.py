@@ -34,7 +34,11 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_model(name: str, base_url: str | None, api_key_env: str, backend: str | None) -> Any:
-    """The model for ``--model NAME`` and the shared options."""
+    """The model for ``--model NAME`` and the shared options.
+
+    A local model comes back lazy (:class:`formbound.models.LazyModel`): its weights load only when an
+    answer must be generated, so a rerun that finds everything cached never loads them.
+    """
     from formbound.models import load
 
     options: dict[str, Any] = {}
@@ -50,4 +54,4 @@ def load_model(name: str, base_url: str | None, api_key_env: str, backend: str |
         if name.startswith("openai:"):
             raise ConfigError("--backend applies to in-process models; a server uses its own")
         options["backend"] = backend
-    return load(name, **options)
+    return load(name, lazy=True, **options)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from formbound.cli._common import check_run_flags, configure_logging, translate_errors, verbosity_options
 from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
@@ -16,7 +17,12 @@ __all__ = ["escalate_cmd"]
 
 @click.command("escalate")
 @click.option("--model", "model", default="default", show_default=True, help="Model name, id or local path.")
-@click.option("--tasks", "tasks", required=True, help="Task set folder, e.g. schemas/contacts.")
+@click.option(
+    "--tasks",
+    "tasks",
+    required=True,
+    help="Bundled task set name (see `formbound list`), e.g. contacts, or a task set folder.",
+)
 @click.option(
     "--target",
     type=click.FloatRange(0, 1, min_open=True),
@@ -61,6 +67,7 @@ __all__ = ["escalate_cmd"]
 @click.option("--rank", type=click.IntRange(min=1), default=None, help="LoRA rank.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Examples per optimizer step.")
 @click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
+@verbosity_options
 @model_options
 def escalate_cmd(
     model: str,
@@ -79,6 +86,8 @@ def escalate_cmd(
     rank: int | None,
     batch_size: int | None,
     on_regression: str,
+    quiet: bool,
+    verbose: bool,
     base_url: str | None,
     api_key_env: str,
     backend: str | None,
@@ -87,6 +96,9 @@ def escalate_cmd(
 
     Writes OUT/decision.md and OUT/decision.json and prints the decision.
     """
+    configure_logging(quiet, verbose)
+    # before any model loads: a typo costs no time (the ladder measures the test split)
+    task_set = check_run_flags(tasks, strategies, "test")
     from formbound.escalate import TrainConfig, escalate
 
     overrides: dict[str, Any] = {
@@ -102,7 +114,7 @@ def escalate_cmd(
             config.lora_alpha = 2 * rank
         decision = escalate(
             load_model(model, base_url, api_key_env, backend),
-            tasks,
+            task_set,
             target=target,
             accuracy_target=accuracy_target,
             out_dir=out,
@@ -116,6 +128,6 @@ def escalate_cmd(
             command=shlex.join(["formbound", *sys.argv[1:]]),
         )
     except FormboundError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise translate_errors(exc) from exc
     click.echo(decision.summary())
     click.echo(f"decision written to {out}/decision.md", err=True)

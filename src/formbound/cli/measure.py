@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from formbound.cli._common import check_run_flags, configure_logging, translate_errors, verbosity_options
 from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
@@ -19,7 +20,12 @@ def _command_line() -> str:
 
 @click.command("eval")
 @click.option("--model", "model", default="default", show_default=True, help="Model name, id or local path.")
-@click.option("--tasks", "tasks", required=True, help="Task set folder, e.g. schemas/contacts.")
+@click.option(
+    "--tasks",
+    "tasks",
+    required=True,
+    help="Bundled task set name (see `formbound list`), e.g. contacts, or a task set folder.",
+)
 @click.option(
     "--strategies",
     default="raw,prompted,repaired,reask,constrained",
@@ -44,7 +50,8 @@ def _command_line() -> str:
     default=None,
     help="Prompts per generate call (default: 1 on CPU, 8 else).",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="formbound's progress bar.")
+@verbosity_options
 @model_options
 def eval_cmd(
     model: str,
@@ -57,17 +64,21 @@ def eval_cmd(
     max_new_tokens: int | None,
     batch_size: int | None,
     progress: bool,
+    quiet: bool,
+    verbose: bool,
     base_url: str | None,
     api_key_env: str,
     backend: str | None,
 ) -> None:
     """Measure strategies of a model on a task set; write OUT/report.{json,md} and charts."""
+    configure_logging(quiet, verbose)
+    task_set = check_run_flags(tasks, strategies, split)  # before any model loads: a typo costs no time
     from formbound.measure import evaluate
 
     try:
         report = evaluate(
             load_model(model, base_url, api_key_env, backend),
-            tasks,
+            task_set,
             strategies,
             split=split,
             limit=limit,
@@ -75,11 +86,11 @@ def eval_cmd(
             out_dir=out,
             max_new_tokens=max_new_tokens,
             batch_size=batch_size,
-            progress=progress,
+            progress=progress and not quiet,
             command=_command_line(),
         )
     except FormboundError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise translate_errors(exc) from exc
     click.echo(report.markdown())
     click.echo(f"report written to {out}/report.md", err=True)
 
@@ -100,8 +111,10 @@ def eval_cmd(
     default=None,
     help="With --compare: write compare.md and compare.png here.",
 )
-def report_cmd(folder: str, other: str | None, out: str | None) -> None:
+@verbosity_options
+def report_cmd(folder: str, other: str | None, out: str | None, quiet: bool, verbose: bool) -> None:
     """Re-render FOLDER's report.md and charts from its report.json, or compare two reports."""
+    configure_logging(quiet, verbose)
     from formbound.measure import compare, render
 
     try:
@@ -111,4 +124,4 @@ def report_cmd(folder: str, other: str | None, out: str | None) -> None:
         else:
             click.echo(compare(folder, other, out))
     except FormboundError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise translate_errors(exc) from exc

@@ -1,7 +1,7 @@
 """Measure failure rates of every strategy on a task set: validity, accuracy, latency, tokens; report them.
 
 >>> from formbound.measure import evaluate                                      # doctest: +SKIP
->>> report = evaluate("default", "schemas/contacts", "raw,constrained", out_dir="runs/eval")  # doctest: +SKIP
+>>> report = evaluate("default", "contacts", "raw,constrained", out_dir="runs/eval")  # doctest: +SKIP
 >>> report.metrics["constrained"].schema_valid.value                             # doctest: +SKIP
 """
 

@@ -7,6 +7,7 @@ leaves a half-written report.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError
+from formbound.measure import charts
 from formbound.measure.metrics import Rate, StrategyMetrics
 from formbound.measure.records import EvalReport
 
 __all__ = ["CHARTS", "compare", "load_report", "markdown", "render", "write_report"]
+
+log = logging.getLogger(__name__)
 
 #: Chart files written beside report.json.
 CHARTS = ("validity.png", "latency.png")
@@ -175,7 +179,8 @@ def markdown(report: EvalReport) -> str:
         f"- model: `{model.get('name', '?')}` ({model_facts})",
         f"- task set: `{ts.get('path', ts.get('name', '?'))}` (hash {ts.get('hash', '?')})",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items() if v)}",
-        f"- wall time: {meta.get('wall_seconds', '?')} s ({generated} items generated, "
+        *_generation_line(meta),
+        f"- this run: {meta.get('wall_seconds', '?')} s wall ({generated} items generated, "
         "the rest from the cache)",
         f"- command: `{meta.get('command', '?')}`",
         "",
@@ -183,106 +188,22 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------ charts
-def _plt() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:
-        from formbound.errors import DependencyError
-
-        raise DependencyError("charts need matplotlib: pip install 'formbound[report]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _rate_bars(ax: Any, x: float, rate: Rate, width: float, label: str, color: str) -> None:
-    value = rate.value or 0.0
-    lo, hi = rate.interval
-    err = [[max(0.0, value - lo)], [max(0.0, hi - value)]] if rate.n else None
-    ax.bar([x], [value], width, yerr=err, capsize=3, label=label, color=color)
-
-
-def _column_label(tag: str, name: str) -> str:
-    """``adapter:runs/x/adapter+constrained`` → ``adapter (adapter)\n+constrained``: paths overflow a tick."""
-    if name.startswith("adapter:"):
-        path, plus, rest = name[len("adapter:") :].partition("+")
-        name = f"adapter ({Path(path).name})" + (f"\n+{rest}" if plus else "")
-    return f"{tag}\n{name}" if tag else name
-
-
-def _validity_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> None:
-    plt = _plt()
-    series = [
-        ("syntax valid", "syntax_valid", "#9ecae1"),
-        ("schema valid", "schema_valid", "#3182bd"),
-        ("whole answer right", "correct", "#31a354"),
+def _generation_line(meta: dict[str, Any]) -> list[str]:
+    # reports written before generation_seconds existed only have the run's wall time
+    if "generation_seconds" not in meta:
+        return []
+    return [
+        f"- generation time: {meta['generation_seconds']} s summed over every answer, as measured when it "
+        "was generated"
     ]
-    columns = [(tag, name, rep.metrics[name]) for tag, rep in reports for name in rep.strategies]
-    with_fields = any(m.field_accuracy is not None for _, _, m in columns)
-    slots = len(series) + int(with_fields)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(columns) + 2), 4.4))
-    width = 0.8 / slots
-    offset = (slots - 1) / 2
-    for i, (_tag, _name, m) in enumerate(columns):
-        for j, (label, attr, color) in enumerate(series):
-            _rate_bars(ax, i + (j - offset) * width, getattr(m, attr), width, label if i == 0 else "_", color)
-        if with_fields:  # a share of fields, not of items: no interval
-            ax.bar(
-                [i + (len(series) - offset) * width],
-                [m.field_accuracy or 0.0],
-                width,
-                label="field accuracy" if i == 0 else "_",
-                color="#a1d99b",
-            )
-    ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([_column_label(tag, name) for tag, name, _ in columns], fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of items (95% Wilson interval)")
-    first = reports[0][1]
-    ax.set_title(f"{first.meta.get('task_set', {}).get('name', '')}: validity and accuracy per strategy")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
-
-
-def _latency_chart(reports: Sequence[tuple[str, EvalReport]], path: Path) -> None:
-    plt = _plt()
-    columns = [(tag, name, rep.metrics[name]) for tag, rep in reports for name in rep.strategies]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 2), 4.0))
-    width = 0.38
-    xs = range(len(columns))
-    ax.bar(
-        [x - width / 2 for x in xs],
-        [m.latency_p50 or 0 for _, _, m in columns],
-        width,
-        label="p50",
-        color="#fd8d3c",
-    )
-    ax.bar(
-        [x + width / 2 for x in xs],
-        [m.latency_p95 or 0 for _, _, m in columns],
-        width,
-        label="p95",
-        color="#e6550d",
-    )
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels([_column_label(tag, name) for tag, name, _ in columns], fontsize=8)
-    ax.set_ylabel("seconds per item")
-    ax.set_title("latency per strategy")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------- write
 def write_report(report: EvalReport, folder: str | os.PathLike[str]) -> list[Path]:
-    """Write report.json, report.md, validity.png and latency.png into ``folder``; return the paths."""
+    """Write report.json, report.md, validity.png and latency.png into ``folder``; return the paths.
+
+    The charts need matplotlib (``formbound[report]``); without it they are skipped with a warning.
+    """
     out = Path(folder)
     written = [
         _write_text(
@@ -291,10 +212,14 @@ def write_report(report: EvalReport, folder: str | os.PathLike[str]) -> list[Pat
         ),
         _write_text(out / "report.md", markdown(report)),
     ]
+    if not charts.available():
+        log.warning(
+            "matplotlib is not installed: %s written without charts (pip install 'formbound[report]')", out
+        )
+        return written
     pairs = [("", report)]
-    _validity_chart(pairs, out / CHARTS[0])
-    _latency_chart(pairs, out / CHARTS[1])
-    written += [out / c for c in CHARTS]
+    written.append(charts.validity_chart(pairs, out / CHARTS[0]))
+    written.append(charts.latency_chart(pairs, out / CHARTS[1]))
     return written
 
 
@@ -348,7 +273,10 @@ def compare(
     if out is not None:
         folder = Path(out)
         _write_text(folder / "compare.md", text)
-        _validity_chart([(tag_a, a), (tag_b, b)], folder / "compare.png")
+        if charts.available():
+            charts.validity_chart([(tag_a, a), (tag_b, b)], folder / "compare.png")
+        else:
+            log.warning("matplotlib is not installed: compare.png skipped (pip install 'formbound[report]')")
     return text
 
 

@@ -33,6 +33,7 @@ from formbound.measure.scoring import score
 from formbound.measure.strategies import Strategy, choose_examples, parse_strategies, task_messages
 from formbound.measure.tasks import Task, TaskSet, load_task_set
 from formbound.models.base import Generation, Model
+from formbound.models.lazy import LazyModel
 
 __all__ = ["CACHE_FILE", "DEFAULT_STRATEGIES", "default_batch_size", "evaluate", "versions"]
 
@@ -275,7 +276,7 @@ def evaluate(
     Args:
         model: A :class:`~formbound.models.base.Model`, or a name for :func:`formbound.models.load`
             (``"default"``, a model id, a local path).
-        task_set: A :class:`TaskSet` or its folder (``schemas/NAME``).
+        task_set: A :class:`TaskSet` or its folder, or a bundled name such as ``"contacts"``.
         strategies: Names (see :mod:`formbound.measure.strategies`), as a list or ``"raw,prompted"``.
         split: Which split to answer (``"test"``, ``"train"`` or ``"all"``).
         limit: Answer at most this many items (a seeded choice, stable as the limit grows).
@@ -297,7 +298,7 @@ def evaluate(
     if isinstance(model, str):
         from formbound.models import load
 
-        model = load(model)
+        model = load(model, lazy=True)  # loaded only if some answer is not cached
     uses_adapters = any(s.adapter for s in rungs)
     if uses_adapters and not callable(getattr(model, "set_adapter", None)):
         raise ConfigError(
@@ -311,10 +312,7 @@ def evaluate(
     hooks = hooks or Hooks()
     _progress(hooks, progress)
     model_info = model.info()
-    if batch_size is None:
-        batch_size = default_batch_size(model_info)
     memo: dict[str, Generation] = {}
-    memo_model = _Memo(model, memo)
     model_id = [model.name, model_info.get("source"), model_info.get("adapter")]
     max_shots = max((s.shots for s in rungs), default=0)
     examples = choose_examples(ts, max_shots, seed)
@@ -342,6 +340,13 @@ def evaluate(
             items.append(_Item(task, key, messages))
         plan.append((strategy, items))
     total = sum(len(items) for _, items in plan)
+    pending_total = sum(1 for _, items in plan for it in items if cache.get(it.key) is None)
+    if pending_total:
+        if isinstance(model, LazyModel):
+            model = model.load()
+        if batch_size is None:
+            batch_size = default_batch_size(model.info())
+    memo_model = _Memo(model, memo)
     cached = 0
     for strategy, items in plan:
         constraint = ts.spec.constraint() if strategy.constrained else None
@@ -377,7 +382,7 @@ def evaluate(
             generator = Generator(
                 memo_model, ts.spec, strategy=strategy, max_new_tokens=limit_tokens, seed=seed, hooks=hooks
             )
-            for batch in _chunks(pending, batch_size):
+            for batch in _chunks(pending, batch_size or 1):
                 outcomes = generator.run([it.messages for it in batch])
                 records = [_record(ts, strategy, it, o) for it, o in zip(batch, outcomes, strict=True)]
                 cache.add(records)
@@ -396,8 +401,9 @@ def evaluate(
         hooks.emit("run_end", seconds=wall)
 
     metrics = _metrics(by_strategy)
+    records = [r for recs in by_strategy.values() for r in recs]
     meta = {
-        "model": model_info,
+        "model": model.info() if pending_total else _known_model_info(out, model_info),
         "task_set": {
             "name": ts.name,
             "path": _display_path(ts.path),
@@ -421,13 +427,29 @@ def evaluate(
         "started": started_at,
         "wall_seconds": round(wall, 2),
         "generated_items": total - cached,
+        # what generating every answer cost when it was measured (cached records keep their seconds)
+        "generation_seconds": round(sum(r.seconds for r in records), 2),
     }
-    report = EvalReport(
-        meta, [s.name for s in rungs], metrics, [r for recs in by_strategy.values() for r in recs]
-    )
+    report = EvalReport(meta, [s.name for s in rungs], metrics, records)
     if out is not None:
         report.save(out)
     return report
+
+
+def _known_model_info(out: Path | None, identity: dict[str, Any]) -> dict[str, Any]:
+    """For a run that loaded no model: the full model facts of the earlier report in ``out`` when that
+    report is of the same model (name, source, adapter), else the identity alone."""
+    previous = out / "report.json" if out is not None else None
+    if previous is None or not previous.is_file():
+        return identity
+    try:
+        info = json.loads(previous.read_text(encoding="utf-8")).get("meta", {}).get("model", {})
+    except (OSError, ValueError, AttributeError):
+        return identity
+    same = isinstance(info, dict) and all(
+        info.get(k) == identity.get(k) for k in ("name", "source", "adapter")
+    )
+    return info if same else identity
 
 
 def default_batch_size(model_info: dict[str, Any]) -> int:

@@ -1,4 +1,8 @@
-"""Task sets: a spec plus items with gold answers, read from a folder.
+"""Task sets: a spec plus items with gold answers, read from a folder or by a bundled name.
+
+The bundled task sets (``contacts``, ``events``, ``products``, ``service_config``, ``shop_sql``) ship
+inside the package (``formbound/tasksets/``); :func:`bundled_task_sets` lists them and
+:func:`resolve_task_set` turns a name or a folder into the folder, with "did you mean" for a typo.
 
 A task set folder holds ``spec.json`` (a spec description, plus an optional ``"task"`` block with the
 one-line ``instruction`` and ``max_new_tokens``), ``tasks.jsonl`` (one ``{"id", "input", "gold",
@@ -21,7 +25,20 @@ from formbound._util import cache_root, suggest
 from formbound.errors import ConfigError, FormboundError, SpecError
 from formbound.spec import Spec
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_NEW_TOKENS", "Task", "TaskSet", "load_task_set"]
+__all__ = [
+    "BUNDLED_DIR",
+    "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_MAX_NEW_TOKENS",
+    "Task",
+    "TaskSet",
+    "bundled_task_sets",
+    "load_task_set",
+    "resolve_task_set",
+    "task_splits",
+]
+
+#: Where the bundled task sets live inside the installed package.
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "tasksets"
 
 #: Used when spec.json has no ``task.instruction``.
 DEFAULT_INSTRUCTIONS: dict[str, str] = {
@@ -100,12 +117,7 @@ class TaskSet:
         """The tasks of split ``name`` (``"all"`` for every task)."""
         if name == "all":
             return list(self.tasks)
-        if name not in self.splits:
-            hint = suggest(name, self.splits)
-            extra = f"; did you mean {hint!r}?" if hint else ""
-            raise ConfigError(
-                f"task set {self.name!r} has no split {name!r} (has: {', '.join(self.splits)}){extra}"
-            )
+        check_split(name, self.splits, self.name)
         return [t for t in self.tasks if t.split == name]
 
     def get(self, task_id: str) -> Task:
@@ -260,16 +272,80 @@ def _parse_tasks(path: Path, fmt: str) -> list[Task]:
     return tasks
 
 
-def load_task_set(path: str | os.PathLike[str]) -> TaskSet:
-    """Read a task set folder (see the module docstring for the layout).
+def bundled_task_sets() -> list[str]:
+    """Names of the task sets shipped with formbound, sorted.
+
+    >>> bundled_task_sets()[:2]
+    ['contacts', 'events']
+    """
+    if not BUNDLED_DIR.is_dir():  # pragma: no cover - a broken install
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "spec.json").is_file())
+
+
+def resolve_task_set(name_or_path: str | os.PathLike[str]) -> Path:
+    """The folder of a task set given as a folder path or as a bundled name (``"contacts"``).
+
+    An existing folder wins over a bundled name; a bare name that is neither gets "did you mean".
+    Reads nothing but the folder listing, so a command can check its flags before loading a model.
 
     Raises:
-        ConfigError: a missing file, a malformed line of tasks.jsonl (with its line number), a duplicate id.
+        ConfigError: no such folder or bundled name.
+
+    >>> resolve_task_set("contactz")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    formbound.errors.ConfigError: task set 'contactz' does not exist: ... did you mean 'contacts'?
+    """
+    folder = Path(name_or_path).expanduser()
+    if folder.is_dir():
+        return folder
+    bundled = bundled_task_sets()
+    text = os.fspath(name_or_path)
+    if text in bundled:
+        return BUNDLED_DIR / text
+    hint = suggest(folder.name, bundled)
+    extra = f"; did you mean {hint!r}?" if hint else ""
+    raise ConfigError(
+        f"task set {text!r} does not exist: it is neither a folder nor a bundled task set "
+        f"(bundled: {', '.join(bundled)}){extra}"
+    )
+
+
+def task_splits(name_or_path: str | os.PathLike[str]) -> list[str]:
+    """Split names of a task set, in first-seen order, read without building its spec (cheap).
+
+    Malformed lines are skipped here; :func:`load_task_set` reports them with their line numbers.
+    """
+    splits: dict[str, None] = {}
+    for line in _read(resolve_task_set(name_or_path) / "tasks.jsonl").splitlines():
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("split", "test"), str):
+            splits[obj.get("split", "test")] = None
+    return list(splits)
+
+
+def check_split(name: str, splits: list[str], task_set: str) -> None:
+    """Raise ConfigError with "did you mean" unless ``name`` is ``"all"`` or one of ``splits``."""
+    if name == "all" or name in splits:
+        return
+    hint = suggest(name, splits)
+    extra = f"; did you mean {hint!r}?" if hint else ""
+    raise ConfigError(f"task set {task_set!r} has no split {name!r} (has: {', '.join(splits)}){extra}")
+
+
+def load_task_set(path: str | os.PathLike[str]) -> TaskSet:
+    """Read a task set folder, or a bundled task set by name (see the module docstring for the layout).
+
+    Raises:
+        ConfigError: an unknown name or folder, a missing file, a malformed line of tasks.jsonl (with its
+            line number), a duplicate id.
         SpecError: the spec in spec.json cannot be built.
     """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ConfigError(f"task set folder {str(folder)!r} does not exist (expected e.g. schemas/NAME)")
+    folder = resolve_task_set(path)
     spec_file = folder / "spec.json"
     try:
         desc = json.loads(_read(spec_file))

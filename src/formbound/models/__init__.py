@@ -5,7 +5,8 @@
   (nothing is downloaded at run time);
 * a ``.gguf`` file — transformers with ``gguf_file=``;
 * ``"openai:MODEL"`` — a server speaking the OpenAI API (:mod:`formbound.models.openai_compat`; ``MODEL``
-  may be empty to take the server's first model; ``base_url=`` and the other options go to the server client).
+  may be empty to take the server's first model; ``base_url=`` and the other options go to the server client;
+  the API key is read from ``$OPENAI_API_KEY`` unless ``api_key=`` is given).
 
 Every source returns a :class:`Model`; callers never branch on the source.
 """
@@ -22,9 +23,24 @@ from typing import Any
 from formbound._util import suggest
 from formbound.errors import ConfigError
 from formbound.models.base import Generation, Message, Model, Prompt
+from formbound.models.lazy import LazyModel
 from formbound.models.retry import generate_with_retry
 
-__all__ = ["SCHEMES", "Generation", "Message", "Model", "Prompt", "generate_with_retry", "load"]
+__all__ = [
+    "API_KEY_ENV",
+    "SCHEMES",
+    "Generation",
+    "LazyModel",
+    "Message",
+    "Model",
+    "Prompt",
+    "generate_with_retry",
+    "identity",
+    "load",
+]
+
+#: Environment variable an ``openai:`` model reads its API key from when ``api_key=`` is not given.
+API_KEY_ENV = "OPENAI_API_KEY"
 
 #: Prefixes of model names that route to a served model: scheme -> "module:callable(model_name, **options)".
 SCHEMES: dict[str, str] = {"openai": "formbound.models.openai_compat:OpenAICompatModel"}
@@ -40,6 +56,7 @@ def load(
     device: str | None = None,
     dtype: Any = None,
     backend: str = "llguidance",
+    lazy: bool = False,
     **options: Any,
 ) -> Model:
     """A model by name: ``"default"``, a folder, a cached hub id, a ``.gguf`` file or ``"openai:MODEL"``.
@@ -51,8 +68,11 @@ def load(
         dtype: Torch dtype or its name (default: bfloat16 on CUDA, float32 on CPU).
         backend: Preferred constrained-decoding backend: ``"llguidance"`` (default), ``"outlines_core"``
             or ``"xgrammar"``; the others are tried when it cannot compile a constraint.
+        lazy: Return a :class:`LazyModel` that loads the weights on first use (local models; a served
+            model is cheap to set up and is returned as is). A run that finds every answer cached then
+            never loads the model.
         options: Passed to the source, e.g. ``whitespace_pattern=`` or ``relax=`` for local models,
-            ``base_url=`` for a server.
+            ``base_url=`` and ``api_key=`` for a server (the key defaults to ``$OPENAI_API_KEY``).
 
     Raises:
         ConfigError: the name matches no source (with a suggestion when it looks like a typo).
@@ -70,12 +90,21 @@ def load(
     name = os.fspath(name_or_path)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"model name must be a non-empty string or path, got {name_or_path!r}")
+    if lazy:
+        ident = identity(name, adapter=adapter)
+        if ident is not None:
+            return LazyModel(
+                lambda: load(name, adapter=adapter, device=device, dtype=dtype, backend=backend, **options),
+                ident,
+            )
     scheme, sep, rest = name.partition(":")
     if sep and scheme in SCHEMES:
         if adapter is not None or device is not None or dtype is not None:
             raise ConfigError(
                 f"adapter, device and dtype apply to local models; for {name!r} configure them on the server"
             )
+        if scheme == "openai" and "api_key" not in options and os.environ.get(API_KEY_ENV):
+            options["api_key"] = os.environ[API_KEY_ENV]
         module, func = SCHEMES[scheme].split(":")
         loader = getattr(importlib.import_module(module), func)
         model: Model = loader(rest, **options)
@@ -105,6 +134,32 @@ def load(
 
         return load_transformers(name, **common, **options)
     raise ConfigError(_unknown(name))
+
+
+def identity(
+    name_or_path: str | os.PathLike[str], *, adapter: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """``{"name", "source", "adapter"}`` of a local model as its ``info()`` will report them, without
+    loading it; ``None`` for a served model or a name :func:`load` would refuse.
+
+    Cheap: it reads no weights and imports neither torch nor transformers.
+    """
+    name = os.fspath(name_or_path)
+    adapter_key = str(Path(adapter).resolve()) if adapter is not None else None
+    if name == "default":
+        from formbound.models.default import NAME, source_name
+
+        return {"name": NAME, "source": source_name(), "adapter": adapter_key}
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        where = str(path.parent / path.name)
+    elif path.is_dir() and (path / "config.json").is_file():
+        where = str(path)
+    elif ":" not in name and _HUB_ID.match(name) and "/" in name and not path.exists():
+        where = name
+    else:
+        return None
+    return {"name": where, "source": where, "adapter": adapter_key}
 
 
 def _unknown(name: str) -> str:

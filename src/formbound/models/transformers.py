@@ -60,14 +60,19 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)} or 'auto'")
 
 
-def fix_special_tokens(tokenizer: Any, model: Any = None) -> list[str]:
+def fix_special_tokens(
+    tokenizer: Any, model: Any = None, *, switch_eos: bool = True, chatml: bool = False
+) -> list[str]:
     """Make end-of-sequence and padding match the token that ends an assistant turn.
 
-    Some GGUF tokenizers come back with ``<|im_start|>`` as end-of-sequence and no pad token, while
-    ChatML models end their turns with ``<|im_end|>``: generation then never stops and a constrained
-    decoder waits for the wrong token. For a tokenizer whose vocabulary has ``<|im_end|>`` this sets
-    eos (and pad, when missing or equal to a wrong eos) to it, and mirrors the ids into the model's
-    config and generation config. A tokenizer without a pad token gets pad = eos.
+    Some GGUF tokenizers (the default model's, with some transformers versions) come back with
+    ``<|im_start|>`` as end-of-sequence and no pad token, while ChatML models end their turns with
+    ``<|im_end|>``: generation then never stops and a constrained decoder waits for the wrong token.
+    With ``switch_eos`` this replaces exactly that wrong eos (``<|im_start|>``, or none at all) by
+    ``<|im_end|>`` when the vocabulary has it, and mirrors the ids into the model's config and
+    generation config; a tokenizer with a real eos (``<|endoftext|>``, ``</s>`` …) is left alone. It is
+    applied to GGUF checkpoints only; ``chatml=True`` (a model known to end its turns with ``<|im_end|>``,
+    like the default model) switches any other eos too. A tokenizer without a pad token gets pad = eos.
 
     Returns:
         What was changed, for logs (empty when nothing was).
@@ -76,7 +81,8 @@ def fix_special_tokens(tokenizer: Any, model: Any = None) -> list[str]:
     vocab = tokenizer.get_vocab()
     end = "<|im_end|>"
     wrong_id: int | None = None
-    if end in vocab and tokenizer.eos_token != end:
+    wrong = tokenizer.eos_token in (None, "<|im_start|>") or (chatml and tokenizer.eos_token != end)
+    if switch_eos and end in vocab and wrong:
         changes.append(f"eos {tokenizer.eos_token!r} -> {end!r}")
         old_eos = tokenizer.eos_token
         wrong_id = tokenizer.eos_token_id
@@ -176,7 +182,8 @@ class TransformersModel(Model):
             getattr(getattr(model, "config", None), "_name_or_path", "") or "transformers"
         )
         self.source = source or self.name
-        self.special_token_fixes = fix_special_tokens(tokenizer, model)
+        # only padding here: the eos of a GGUF checkpoint is fixed where it is loaded (load_transformers)
+        self.special_token_fixes = fix_special_tokens(tokenizer, model, switch_eos=False)
         if tokenizer.eos_token_id is None:
             raise GenerationError(
                 f"tokenizer of {self.name!r} has no end-of-sequence token; set tokenizer.eos_token"
@@ -423,6 +430,8 @@ def load_transformers(
             "(e.g. `huggingface-cli download MODEL_ID`)."
         ) from exc
     tokenizer.padding_side = "left"
+    if gguf_file is not None:
+        fix_special_tokens(tokenizer, model)
     return TransformersModel(
         model,
         tokenizer,
