@@ -5,10 +5,10 @@ Stages, in order:
 
 ``syntax``   sqlglot parses the text in the spec's dialect (errors carry line and column)
 ``policy``   exactly one statement; with ``read_only=True`` a query that neither writes nor locks nor calls
-             a function with side effects; only ``allowed_tables`` are read (:mod:`.sql_policy`)
+             a function with side effects; only ``allowed_tables`` are read (:mod:`.policy`)
 ``schema``   with ``ddl=`` or ``database=``: tables and columns exist and columns are unambiguous; both sides
-             of a set operation have the same width (:mod:`.sql_resolve`)
-``semantic`` with ``execute_check=True``: the query runs read-only within ``timeout_s`` (:mod:`.sql_execute`)
+             of a set operation have the same width (:mod:`.resolve`)
+``semantic`` with ``execute_check=True``: the query runs read-only within ``timeout_s`` (:mod:`.execute`)
 
 >>> spec = SqlSpec(ddl="CREATE TABLE users (id INTEGER, name TEXT);")
 >>> from formbound.enforce import enforce
@@ -34,12 +34,12 @@ from formbound._util import suggest
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
-from formbound.formats.sql_execute import Executor
-from formbound.formats.sql_grammar import build_grammar
-from formbound.formats.sql_policy import check_policy
-from formbound.formats.sql_repair import candidates as repair_candidates
-from formbound.formats.sql_resolve import check_schema
-from formbound.formats.sql_schema import SqlSchema, database_kind
+from formbound.formats.sql.execute import Executor
+from formbound.formats.sql.grammar import build_grammar
+from formbound.formats.sql.policy import check_policy
+from formbound.formats.sql.repair import candidates as repair_candidates
+from formbound.formats.sql.resolve import check_schema
+from formbound.formats.sql.schema import SqlSchema, database_kind
 
 __all__ = ["SQL_DIALECTS", "SqlSpec"]
 
@@ -318,7 +318,7 @@ class SqlSpec(Spec):
         return statement
 
     def candidates(self, text: str) -> Iterator[Candidate]:
-        """Repaired versions of ``text``, most conservative first (see :mod:`.sql_repair`)."""
+        """Repaired versions of ``text``, most conservative first (see :mod:`.repair`)."""
         return repair_candidates(text, self.dialect)
 
     def dump(self, value: Any) -> str:

@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError, SqlglotError
 
 from formbound._util import suggest
 from formbound.errors import DependencyError, SpecError
+from formbound.formats.sql.identifiers import quote_identifier, reserved_words
 
 __all__ = ["SqlColumn", "SqlSchema", "SqlTable", "database_kind", "sqlite_readonly"]
 
@@ -90,8 +91,6 @@ class SqlSchema:
 
     def render(self, dialect: str) -> str:
         """Compact DDL, one ``CREATE TABLE`` line per table, for prompts."""
-        from formbound.formats.sql_grammar import quote_identifier, reserved_words
-
         reserved = set(reserved_words(dialect))
 
         def q(name: str) -> str:
