@@ -46,7 +46,19 @@ __all__ = ["SQL_DIALECTS", "SqlSpec"]
 #: Every dialect sqlglot knows, by name.
 SQL_DIALECTS: tuple[str, ...] = tuple(sorted(d.value for d in Dialects if d.value))
 
-_OPTIONS = ("dialect", "ddl", "database", "read_only", "allowed_tables", "execute_check", "timeout_s")
+_OPTIONS = (
+    "dialect",
+    "ddl",
+    "database",
+    "read_only",
+    "allowed_tables",
+    "allowed_functions",
+    "execute_check",
+    "timeout_s",
+    "max_chars",
+)
+#: Longest text checked by default; a longer one is refused before any parsing (raise ``max_chars``).
+MAX_CHARS = 100_000
 #: Root node types that are expressions, not statements ("hello world" parses as ``hello AS world``).
 _EXPRESSIONS: tuple[type[exp.Expr], ...] = (
     exp.Condition,
@@ -113,10 +125,14 @@ class SqlSpec(Spec):
         database: A SQLite (or DuckDB, with ``duckdb`` installed) database file; its schema is read
             from it, opened read-only.
         read_only: Allow only queries (SELECT / WITH / set operations); writes fail at stage ``policy``.
-        allowed_tables: The only tables a statement may read (and, with ``read_only=False``, write).
+        allowed_tables: The only tables a statement may read (and, with ``read_only=False``, write);
+            a CTE of the same name does not count as the table outside its own scope.
+        allowed_functions: Function names to allow in read-only mode besides the allowlist of pure
+            functions (typed sqlglot functions and the dialect's known pure ones); e.g. a pure UDF.
         execute_check: Run each query read-only against ``database`` (or, with ``ddl`` in SQLite, an
             empty in-memory copy) and report runtime errors at stage ``semantic``.
         timeout_s: Time limit of the execution check.
+        max_chars: Longest text checked; longer text is refused at stage ``syntax`` before parsing.
 
     Raises:
         SpecError: An unknown dialect, a DDL that does not parse or run, a missing database, an allowed
@@ -135,6 +151,8 @@ class SqlSpec(Spec):
         allowed_tables: Iterable[str] | None = None,
         execute_check: bool = False,
         timeout_s: float = 2.0,
+        allowed_functions: Iterable[str] | None = None,
+        max_chars: int = MAX_CHARS,
     ) -> None:
         self.dialect = _check_dialect(dialect)
         self.ddl = _read_ddl(ddl, None)
@@ -146,6 +164,14 @@ class SqlSpec(Spec):
             raise SpecError(f"execute_check must be True or False, got {execute_check!r}")
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
             raise SpecError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+            raise SpecError(f"max_chars must be a positive whole number, got {max_chars!r}")
+        self.max_chars = max_chars
+        if allowed_functions is None:
+            allowed_functions = ()
+        if isinstance(allowed_functions, str) or not all(isinstance(f, str) for f in allowed_functions):
+            raise SpecError(f"allowed_functions must be a list of function names, got {allowed_functions!r}")
+        self.allowed_functions = tuple(dict.fromkeys(f.strip().lower() for f in allowed_functions))
         self.read_only = read_only
         self.execute_check = execute_check
         self.timeout_s = float(timeout_s)
@@ -208,6 +234,12 @@ class SqlSpec(Spec):
         return cls(**options)
 
     def describe(self) -> dict[str, Any]:
+        # options added later appear only when set, so the hashes of existing specs stay the same
+        extra: dict[str, Any] = {}
+        if self.allowed_functions:
+            extra["allowed_functions"] = list(self.allowed_functions)
+        if self.max_chars != MAX_CHARS:
+            extra["max_chars"] = self.max_chars
         return {
             "format": "sql",
             "dialect": self.dialect,
@@ -217,6 +249,7 @@ class SqlSpec(Spec):
             "allowed_tables": list(self.allowed_tables) if self.allowed_tables is not None else None,
             "execute_check": self.execute_check,
             "timeout_s": self.timeout_s,
+            **extra,
         }
 
     def __eq__(self, other: object) -> bool:
@@ -303,7 +336,13 @@ class SqlSpec(Spec):
         statements: Sequence[exp.Expr] = tuple(value) if isinstance(value, (tuple, list)) else (value,)
         if not all(isinstance(s, _NODE) for s in statements):
             raise TypeError("SqlSpec.validate() takes what SqlSpec.parse() returns")
-        issues = check_policy(statements, read_only=self.read_only, allowed_tables=self.allowed_tables)
+        issues = check_policy(
+            statements,
+            read_only=self.read_only,
+            allowed_tables=self.allowed_tables,
+            dialect=self.dialect,
+            allowed_functions=frozenset(self.allowed_functions),
+        )
         if issues:
             raise EnforcementError("policy", issues, text)
         statement = statements[0]
