@@ -25,7 +25,10 @@ from formbound._util import suggest
 from formbound.errors import Issue
 from formbound.formats.sql.functions import PURE_BY_DIALECT, PURE_FUNCTION_CLASSES
 
-__all__ = ["check_policy", "function_problem", "referenced_tables"]
+__all__ = ["UNSUPPORTED", "check_policy", "function_problem", "referenced_tables"]
+
+#: Key in a statement's ``meta``: why sqlglot could only keep it as an opaque command.
+UNSUPPORTED = "formbound_unsupported"
 
 #: Node types that write, change the session or run arbitrary commands, wherever they appear.
 _WRITES: tuple[type[exp.Expr], ...] = (
@@ -149,6 +152,9 @@ def check_policy(
         ]
     statement = _normalized(statements[0], dialect)
     issues: list[Issue] = []
+    reason = statements[0].meta.get(UNSUPPORTED) if isinstance(statements[0], exp.Command) else None
+    if reason and not read_only:
+        issues.append(Issue(f"{reason}: sqlglot cannot check it; fix the keywords", kind="unsupported"))
     if read_only:
         issues.extend(_read_only_issues(statement, dialect, allowed_functions))
     if allowed_tables is not None:
@@ -255,7 +261,8 @@ def _table_issues(statement: exp.Expr, allowed_tables: tuple[str, ...], dialect:
 
 def _statement_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Command):
-        return f"command {str(node.this).upper()!r}"
+        reason = node.meta.get(UNSUPPORTED)
+        return f"command {str(node.this).upper()!r}" + (f" ({reason})" if reason else "")
     if isinstance(node, exp.Create):
         return f"CREATE {node.args.get('kind') or ''}".strip()
     if isinstance(node, exp.Into):

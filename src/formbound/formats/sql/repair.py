@@ -1,23 +1,36 @@
 """Deterministic repairs of SQL a model wrapped, labelled or padded; each has a name reported in results.
 
-``strip_fence``      the query inside a Markdown code fence
+``strip_fence``      the query inside a Markdown code fence (with several fenced blocks: the one block
+                    that validates, when exactly one does and no other one is refused by the policy)
 ``strip_label``      a leading ``SQL:`` / ``Query:`` label
 ``semicolon``        doubled (``;;``) or stray semicolons reduced to one at the end
 ``strip_prose``      prose before the first SELECT/WITH, and after the statement ends
 ``transpile_quotes`` identifiers quoted in another dialect's style (```a```, ``[a]``) rewritten for this one
+
+Every repair is linear in the text: the string scans are single passes, each candidate is parsed once
+(through the spec, and only the ones that parse are offered), and the text parsed over all candidates is
+bounded by :data:`PARSE_BUDGET` times the length of the input.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot.errors import SqlglotError
 
+from formbound.errors import EnforcementError, Issue
 from formbound.formats.base import Candidate
+from formbound.formats.sql.errors import quiet_sqlglot
 
-__all__ = ["candidates"]
+if TYPE_CHECKING:
+    from formbound.formats.sql.spec import SqlSpec
+
+__all__ = ["AmbiguousBlocks", "candidates", "remember_parse"]
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:sql(?:\s+query)?|query)(?:\*\*)?\s*:\s*", re.IGNORECASE)
@@ -30,9 +43,12 @@ _NEXT_STATEMENT = re.compile(
     re.IGNORECASE,
 )
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|#[^\n]*", re.DOTALL)
-_SEMIS = re.compile(r"(?:\s*;)+\s*$")
-#: How many trailing lines strip_prose drops at most, one more per candidate.
-MAX_PROSE_LINES = 8
+#: Text parsed over all candidates, as a multiple of the input's length.
+PARSE_BUDGET = 6
+#: Fenced blocks looked at, at most.
+MAX_BLOCKS = 4
+#: Lines longer than this are never taken for prose (checking them would cost a parse each).
+MAX_PROSE_LINE = 400
 
 
 def _strip_fence(text: str) -> str | None:
@@ -50,8 +66,11 @@ def _strip_label(text: str) -> str | None:
 
 def _semicolon(text: str) -> str | None:
     body = text.strip()
-    fixed = _SEMIS.sub(";", body)
-    fixed = re.sub(r";(?:\s*;)+", ";", fixed)
+    end = len(body)
+    while end and (body[end - 1] == ";" or body[end - 1].isspace()):  # one pass, no regex backtracking
+        end -= 1
+    fixed = body[:end] + (";" if ";" in body[end:] else "")
+    fixed = re.sub(r";(?:[ \t\r\n]*;)+", ";", fixed)
     return fixed if fixed != body else None
 
 
@@ -98,12 +117,47 @@ def _statement_end(text: str) -> int | None:
     return None
 
 
+class _Budget:
+    """Characters that may still be parsed for this text's candidates."""
+
+    def __init__(self, text: str) -> None:
+        self.left = PARSE_BUDGET * max(len(text), 1000)
+
+    def take(self, text: str) -> bool:
+        if len(text) > self.left:
+            return False
+        self.left -= len(text)
+        return True
+
+
+#: Whether recent texts parsed, so the repairs do not parse again what the spec's check just parsed.
+_RECENT: OrderedDict[tuple[str, str], bool] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+
+
+def remember_parse(text: str, dialect: str, ok: bool) -> None:
+    """Record that ``text`` did (or did not) parse in ``dialect`` (a few recent texts are kept)."""
+    with _RECENT_LOCK:
+        _RECENT[(dialect, text)] = ok
+        _RECENT.move_to_end((dialect, text))
+        while len(_RECENT) > 8:
+            _RECENT.popitem(last=False)
+
+
 def _parses(text: str, dialect: str) -> bool:
+    with _RECENT_LOCK:
+        known = _RECENT.get((dialect, text))
+    if known is not None:
+        return known
     try:
-        sqlglot.parse(text, read=dialect)
+        with quiet_sqlglot():
+            sqlglot.parse(text, read=dialect)
     except (SqlglotError, RecursionError):
-        return False
-    return True
+        ok = False
+    else:
+        ok = True
+    remember_parse(text, dialect, ok)
+    return ok
 
 
 def _prose_variants(text: str, dialect: str) -> Iterator[str]:
@@ -111,36 +165,37 @@ def _prose_variants(text: str, dialect: str) -> Iterator[str]:
 
     Only for text that does not parse: SQL that parses but breaks the policy (stacked statements, a write
     inside a CTE) must fail, not be cut down to a harmless query. Later SELECT/WITH starts are tried only
-    when no cut at an earlier one parses, for the same reason.
+    when the cut at an earlier one does not parse, for the same reason.
     """
     if _parses(text, dialect):
         return
-    for match in list(_START.finditer(text))[:3]:
-        cuts = list(_prose_cuts(text[match.start() :]))
-        yield from cuts
-        if any(_parses(cut, dialect) for cut in cuts):
+    for match in list(_START.finditer(text, 0, len(text)))[:3]:
+        cut = _prose_cut(text[match.start() :], dialect)
+        if cut is None:
+            continue
+        yield cut
+        if _parses(cut, dialect):
             return
 
 
-def _prose_cuts(body: str) -> Iterator[str]:
-    """Cut at the first ``;`` (unless another statement follows), else drop trailing lines one by one."""
+def _prose_cut(body: str, dialect: str) -> str | None:
+    """Cut at the first ``;`` (unless another statement follows), else drop the trailing lines of prose."""
     end = _statement_end(body)
     if end is not None:
-        if _NEXT_STATEMENT.match(_COMMENTS.sub(" ", body[end:])):
-            return  # stacked statements are for the policy stage to reject, not for a repair to hide
-        yield body[:end].strip()
-        return
+        if _NEXT_STATEMENT.match(_COMMENTS.sub(" ", body[end : end + 2000])):
+            return None  # stacked statements are for the policy stage to reject, not for a repair to hide
+        return body[:end].strip()
     lines = body.rstrip().splitlines()
-    yield body.strip()
-    # drop trailing lines only while they read as prose: never cut off a WHERE clause
-    for drop in range(1, min(MAX_PROSE_LINES, len(lines))):
-        if not _is_prose(lines[-drop]):
-            break
-        yield "\n".join(lines[:-drop]).strip()
+    keep = len(lines)
+    while keep > 1 and _is_prose(lines[keep - 1], dialect):
+        keep -= 1
+    if keep < len(lines):
+        return "\n".join(lines[:keep]).strip()
     # a sentence after the query on the same line, e.g. "SELECT … LIMIT 5 This returns …"
-    sentence = re.search(r"(?<=\S)\s+(?=(?:This|The|It|Here|Note|That)\b)", lines[0])
-    if sentence:
-        yield lines[0][: sentence.start()].strip()
+    sentence = re.search(r"(?<=\S)[ \t]+(?=(?:This|The|It|Here|Note|That)\b)", lines[0])
+    if sentence and _is_prose(lines[0][sentence.end() :], dialect, sentence_only=True):
+        return lines[0][: sentence.start()].strip()
+    return body.strip()
 
 
 _WORD = re.compile(r"[A-Za-z]+")
@@ -149,27 +204,38 @@ _SQL_STARTS = frozenset(
     "union intersect except with as by asc desc case when then else end in is like between exists values "
     "fetch window qualify using natural".split()
 )
+_THREE_WORDS = re.compile(r"[A-Za-z]+[ \t]+[A-Za-z']+[ \t]+[A-Za-z']+")
 
 
-def _is_prose(line: str) -> bool:
-    """A line of natural language: starts with a non-SQL word and ends a sentence or runs on for 3+ words."""
+def _is_prose(line: str, dialect: str, *, sentence_only: bool = False) -> bool:
+    """A line of natural language, never a piece of SQL.
+
+    It starts with a word that does not start a clause, ends a sentence or runs on for 3+ words, and it
+    does not parse as an SQL expression: ``name is not 'u45'`` after a WHERE clause is a condition, so
+    dropping it would change the query's meaning.
+    """
     stripped = line.strip()
     if not stripped:
-        return True
+        return not sentence_only
+    if len(stripped) > MAX_PROSE_LINE:
+        return False
     first = _WORD.match(stripped)
     if first is None or first.group(0).lower() in _SQL_STARTS:
         return False
-    return stripped[-1] in ".!?:" or bool(re.match(r"[A-Za-z]+\s+[A-Za-z']+\s+[A-Za-z']+", stripped))
+    if not (stripped[-1] in ".!?:" or _THREE_WORDS.match(stripped)):
+        return False
+    return not _parses("SELECT " + stripped, dialect)
 
 
-def _transpile_quotes(text: str, dialect: str) -> str | None:
+def _transpile_quotes(text: str, dialect: str, budget: _Budget) -> str | None:
     if "`" not in text and "[" not in text and '"' not in text:
         return None
     for source in ("mysql", "tsql", "postgres"):
-        if source == dialect:
+        if source == dialect or not budget.take(text):
             continue
         try:
-            statements = sqlglot.parse(text, read=source)
+            with quiet_sqlglot():
+                statements = sqlglot.parse(text, read=source)
         except (SqlglotError, RecursionError):
             continue
         parts = [s for s in statements if s is not None]
@@ -184,16 +250,68 @@ def _transpile_quotes(text: str, dialect: str) -> str | None:
     return None
 
 
-def candidates(text: str, dialect: str) -> Iterator[Candidate]:
-    """Repaired versions of ``text``, most conservative first; no text is offered twice."""
+class AmbiguousBlocks:
+    """Several fenced blocks where not exactly one validates; :meth:`SqlSpec.validate` reports them."""
+
+    def __init__(self, found: list[tuple[str, str]]) -> None:
+        self.found = found  # (block, what became of it)
+
+    def error(self, text: str) -> EnforcementError:
+        listed = "; ".join(f"{i}) {block[:60]!r}: {fate}" for i, (block, fate) in enumerate(self.found, 1))
+        return EnforcementError(
+            "policy",
+            [
+                Issue(
+                    f"found {len(self.found)} fenced SQL blocks ({listed}); exactly one must be a valid "
+                    "query: answer with one block",
+                    kind="multiple_candidates",
+                )
+            ],
+            text,
+        )
+
+
+def _pick_block(blocks: list[str], spec: SqlSpec) -> Candidate:
+    """The one block that validates, or an :class:`AmbiguousBlocks` candidate naming them all."""
+    found: list[tuple[str, str]] = []
+    valid: list[tuple[str, Any]] = []
+    refused = False
+    for block in blocks:
+        try:
+            statements = spec.parse(block)
+            spec.validate(statements, block)
+        except EnforcementError as err:
+            refused = refused or err.stage != "syntax"
+            found.append((block, f"{err.stage} error: {err.errors[0].message[:80]}"))
+            continue
+        found.append((block, "valid"))
+        valid.append((block, statements))
+    if len(valid) == 1 and not refused:
+        return Candidate(valid[0][0], ("strip_fence",), parsed=valid[0][1])
+    return Candidate(blocks[0], ("strip_fence",), parsed=AmbiguousBlocks(found))
+
+
+def candidates(text: str, spec: SqlSpec) -> Iterator[Candidate]:
+    """Repaired versions of ``text`` that parse, most conservative first; no text is offered twice."""
+    dialect = spec.dialect
+    budget = _Budget(text)
     seen = {text}
 
-    def fresh(candidate_text: str) -> bool:
-        if not candidate_text or candidate_text in seen:
-            return False
+    def offer(candidate_text: str, repairs: tuple[str, ...]) -> Candidate | None:
+        if not candidate_text or candidate_text in seen or not budget.take(candidate_text):
+            return None
         seen.add(candidate_text)
-        return True
+        try:
+            parsed = spec.parse(candidate_text)
+        except EnforcementError:
+            return None  # a syntax error never beats the original text's own
+        return Candidate(candidate_text, repairs, parsed=parsed)
 
+    blocks = [m.group(2).strip() for m in _FENCE.finditer(text)]
+    blocks = [b for b in blocks if b][: MAX_BLOCKS + 1]
+    if len(blocks) > 1:
+        yield _pick_block(blocks[:MAX_BLOCKS], spec)
+        return
     current: str = text
     repairs: tuple[str, ...] = ()
     for name, step in (
@@ -205,15 +323,19 @@ def candidates(text: str, dialect: str) -> Iterator[Candidate]:
         fixed = step(current)
         if fixed is not None and fixed != current:
             current, repairs = fixed, (*repairs, name)
-            if fresh(current):
-                yield Candidate(current, repairs)
+            cand = offer(current, repairs)
+            if cand is not None:
+                yield cand
     bases: list[tuple[str, tuple[str, ...]]] = [(current, repairs)]
     for variant in _prose_variants(current, dialect):
         cut = _semicolon(variant) or variant
-        if fresh(cut):
-            bases.append((cut, (*repairs, "strip_prose")))
-            yield Candidate(cut, (*repairs, "strip_prose"))
+        cand = offer(cut, (*repairs, "strip_prose"))
+        bases.append((cut, (*repairs, "strip_prose")))
+        if cand is not None:
+            yield cand
     for base, base_repairs in bases[:3]:
-        transpiled = _transpile_quotes(base, dialect)
-        if transpiled is not None and fresh(transpiled):
-            yield Candidate(transpiled, (*base_repairs, "transpile_quotes"))
+        transpiled = _transpile_quotes(base, dialect, budget)
+        if transpiled is not None:
+            cand = offer(transpiled, (*base_repairs, "transpile_quotes"))
+            if cand is not None:
+                yield cand

@@ -34,9 +34,11 @@ from formbound._util import suggest
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
+from formbound.formats.sql.errors import describe_parse_error, quiet_sqlglot
 from formbound.formats.sql.execute import Executor
 from formbound.formats.sql.grammar import build_grammar
-from formbound.formats.sql.policy import check_policy
+from formbound.formats.sql.policy import UNSUPPORTED, check_policy
+from formbound.formats.sql.repair import AmbiguousBlocks, remember_parse
 from formbound.formats.sql.repair import candidates as repair_candidates
 from formbound.formats.sql.resolve import check_schema
 from formbound.formats.sql.schema import SqlSchema, database_kind
@@ -57,8 +59,9 @@ _OPTIONS = (
     "timeout_s",
     "max_chars",
 )
-#: Longest text checked by default; a longer one is refused before any parsing (raise ``max_chars``).
-MAX_CHARS = 100_000
+#: Longest text checked by default (about 8,000 tokens): sqlglot parses about 30,000 characters a second on
+#: one busy core, so this keeps a check and its repairs near a second. Raise ``max_chars`` for longer SQL.
+MAX_CHARS = 32_000
 #: Root node types that are expressions, not statements ("hello world" parses as ``hello AS world``).
 _EXPRESSIONS: tuple[type[exp.Expr], ...] = (
     exp.Condition,
@@ -270,12 +273,26 @@ class SqlSpec(Spec):
     # ------------------------------------------------------------------ stages
     def parse(self, text: str) -> tuple[exp.Expr, ...]:
         """The statements of ``text`` (more than one fails at stage ``policy``, in :meth:`validate`)."""
+        if len(text) > self.max_chars:
+            raise EnforcementError(
+                "syntax",
+                [
+                    Issue(
+                        f"the SQL text is {len(text):,} characters, over the limit of {self.max_chars:,}; "
+                        "shorten it or raise max_chars",
+                        kind="too_large",
+                    )
+                ],
+                text[:1000],
+            )
         try:
-            parsed = sqlglot.parse(text, read=self.dialect)
+            with quiet_sqlglot() as warnings:
+                parsed = sqlglot.parse(text, read=self.dialect)
         except ParseError as exc:
+            remember_parse(text, self.dialect, False)
             issues = [
                 Issue(
-                    str(err.get("description") or exc),
+                    describe_parse_error(err),
                     kind="sql_syntax",
                     line=err.get("line"),
                     column=err.get("col"),
@@ -284,6 +301,7 @@ class SqlSpec(Spec):
             ] or [Issue(str(exc), kind="sql_syntax")]
             raise EnforcementError("syntax", issues, text) from exc
         except TokenError as exc:
+            remember_parse(text, self.dialect, False)
             line, column = _token_error_position(text, str(exc))
             raise EnforcementError(
                 "syntax",
@@ -298,11 +316,18 @@ class SqlSpec(Spec):
                 text,
             ) from exc
         except (SqlglotError, RecursionError) as exc:
+            remember_parse(text, self.dialect, False)
             raise EnforcementError(
                 "syntax",
                 [Issue(f"cannot parse the text as {self.dialect} SQL: {exc!s:.200}", kind="sql_syntax")],
                 text,
             ) from exc
+        remember_parse(text, self.dialect, True)
+        if warnings:
+            # sqlglot fell back to an opaque command: keep its reason for the policy stage's message
+            for stmt in parsed:
+                if isinstance(stmt, exp.Command):
+                    stmt.meta[UNSUPPORTED] = warnings[0].split(". Falling back")[0]
         statements = tuple(s for s in parsed if s is not None and not isinstance(s, exp.Semicolon))
         if not statements:
             raise EnforcementError("syntax", [Issue("the text holds no SQL statement", kind="empty")], text)
@@ -333,6 +358,8 @@ class SqlSpec(Spec):
 
     def validate(self, value: Any, text: str) -> exp.Expr:
         """Run the policy, schema and semantic stages; return the one statement."""
+        if isinstance(value, AmbiguousBlocks):
+            raise value.error(text)
         statements: Sequence[exp.Expr] = tuple(value) if isinstance(value, (tuple, list)) else (value,)
         if not all(isinstance(s, _NODE) for s in statements):
             raise TypeError("SqlSpec.validate() takes what SqlSpec.parse() returns")
@@ -358,7 +385,7 @@ class SqlSpec(Spec):
 
     def candidates(self, text: str) -> Iterator[Candidate]:
         """Repaired versions of ``text``, most conservative first (see :mod:`.repair`)."""
-        return repair_candidates(text, self.dialect)
+        return repair_candidates(text, self)
 
     def dump(self, value: Any) -> str:
         """Normalized SQL in the spec's dialect, without comments (a comment cannot smuggle a statement)."""
