@@ -94,7 +94,7 @@ PURE_BY_DIALECT: dict[str, frozenset[str]] = {
     dialect: frozenset((_COMMON + " " + names).split())
     for dialect, names in {
         "sqlite": "julianday datetime time date strftime unixepoch printf format total char unicode quote "
-        "soundex likely unlikely likelihood instr glob typeof iif sign",
+        "soundex likely unlikely likelihood instr glob typeof iif sign zeroblob randomblob",
         "postgres": "age date_part justify_days justify_hours justify_interval initcap btrim lpad rpad "
         "to_number to_timestamp make_date make_interval date_bin width_bucket",
         "duckdb": "list_agg date_part datepart epoch_ms make_date make_timestamp list_value list_extract "
