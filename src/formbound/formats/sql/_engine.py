@@ -14,7 +14,7 @@ Limits, per engine:
 * DuckDB: ``read_only``, ``enable_external_access = false`` (no file or network access from ``read_csv``,
   ``glob``, …), ``memory_limit``, one thread, and ``lock_configuration`` so the query cannot undo them.
   DuckDB does not count every allocation against ``memory_limit`` (``repeat('x', 1e9)`` allocates 1 GB), so
-  the caller runs it in a child process under an address-space rlimit.
+  the caller runs every query in a child process under an address-space rlimit.
 """
 
 from __future__ import annotations
@@ -161,8 +161,16 @@ def fetch_duckdb(database: str, sql: str, *, timeout_s: float, max_rows: int) ->
         conn.close()
 
 
+#: What the child writes once it has started, so the parent starts the query's clock then.
+READY = b"R"
+
+
 def _child_main() -> None:  # pragma: no cover - runs in the child process, tested through Executor
     job = json.loads(sys.stdin.read())
+    if job["kind"] == "duckdb":
+        import duckdb  # noqa: F401  (imported before the clock starts)
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     try:
         import resource
 

@@ -2,9 +2,9 @@
 
 Every query runs with the strongest guarantees the engine offers (see :mod:`._engine`): read-only, an
 authorizer that allows only reading (SQLite), no file or network access (DuckDB), a deadline, and a cap on
-value and result sizes. Where the engine has no memory limit of its own (DuckDB, or SQLite on a Python
-without ``Connection.setlimit``) the query runs in a child process under an address-space rlimit, which is
-killed when it overruns ``timeout_s``.
+value and result sizes. On top of that it runs in a child process under an address-space rlimit, killed
+when it overruns ``timeout_s``: no engine bounds every allocation (DuckDB's ``repeat('x', 1e9)``), and a
+single SQLite function call does not return to the progress handler.
 
 Without a database file, a spec with a SQLite DDL runs the query against an empty in-memory copy of the
 schema (catches wrong functions, misuse of aggregates, type errors the engine reports).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
+import selectors
 import sqlite3
 import subprocess
 import sys
@@ -29,8 +31,10 @@ __all__ = ["MAX_ROWS", "Executor", "execution_match", "run_query"]
 
 #: Rows fetched at most when results are compared (execution accuracy).
 MAX_ROWS = 100_000
-#: Seconds a child process may take to start (import DuckDB) on top of the query's own time limit.
+#: Seconds a child process may take to start (import DuckDB, open the database).
 _CHILD_STARTUP_S = 10.0
+#: Seconds after the query's own time limit before the child is killed.
+_GRACE_S = 0.5
 
 _MESSAGES = {
     "timeout": "the query {detail} and was stopped; simplify it or raise timeout_s",
@@ -83,30 +87,17 @@ class Executor:
                     f"the DDL does not run in SQLite: {exc}; fix the CREATE TABLE script"
                 ) from exc
 
-    @property
-    def in_child(self) -> bool:
-        """Whether queries run in a child process (the engine cannot bound its own memory)."""
-        return self.kind == "duckdb" or not _engine.has_sqlite_limits()
-
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of ``sql``: at most ``max_rows + 1``, so a caller can tell that there were more.
+
+        The query runs in a child process, killed when it overruns ``timeout_s``: a single SQLite call
+        such as ``printf('%.*c', 900000000, 'x')`` never returns to the progress handler, and DuckDB does
+        not count every allocation against its memory limit.
 
         Raises:
             QueryFailed: The engine refused the query, or stopped it at a limit.
         """
-        if self.in_child:
-            return self._fetch_in_child(sql)
-        uri = self.database.resolve().as_uri() if self.database is not None else None
-        try:
-            conn = _engine.open_sqlite(uri, self.ddl_sqlite)
-        except sqlite3.Error as exc:
-            raise QueryFailed("runtime", f"cannot open the database read-only: {exc}") from exc
-        try:
-            return _engine.fetch_sqlite(
-                conn, sql, timeout_s=self.timeout_s, max_rows=self.max_rows, max_steps=self.max_steps
-            )
-        finally:
-            conn.close()
+        return self._fetch_in_child(sql)
 
     def run(self, sql: str) -> list[Issue]:
         """Runtime problems of ``sql``; empty when it runs (and fetches up to ``max_rows``) in time."""
@@ -130,26 +121,52 @@ class Executor:
             "max_steps": self.max_steps,
             "address_space": _engine.CHILD_ADDRESS_SPACE,
         }
+        stdout, stderr, returncode = _run_child(json.dumps(job).encode(), self.timeout_s)
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", _engine.__file__],
-                input=json.dumps(job).encode(),
-                capture_output=True,
-                timeout=self.timeout_s + _CHILD_STARTUP_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise QueryFailed("timeout", f"ran longer than {self.timeout_s:g} s") from exc
-        try:
-            out = marshal.loads(proc.stdout)
+            out = marshal.loads(stdout)
         except (EOFError, ValueError, TypeError) as exc:
             # killed by the rlimit before it could answer (std::bad_alloc aborts the process)
-            lines = proc.stderr.decode(errors="replace").strip().splitlines()
-            detail = lines[-1][:200] if lines else f"exit code {proc.returncode}"
+            lines = stderr.decode(errors="replace").strip().splitlines()
+            detail = lines[-1][:200] if lines else f"exit code {returncode}"
             raise QueryFailed("too_big", f"the query process died: {detail}") from exc
         if out[0] == "error":
             raise QueryFailed(out[1], out[2])
         return [tuple(row) for row in out[1]]
+
+
+def _run_child(job: bytes, timeout_s: float) -> tuple[bytes, bytes, int]:
+    """Run one job in a child process; the query's clock starts when the child says it is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-I", _engine.__file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        if proc.stdin is None or proc.stdout is None:  # pragma: no cover - PIPE always sets them
+            raise QueryFailed("runtime", "cannot talk to the query process")
+        proc.stdin.write(job)
+        proc.stdin.close()
+        proc.stdin = None  # written and closed: communicate() below only reads
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(_CHILD_STARTUP_S):
+                raise QueryFailed("timeout", f"the query process did not start in {_CHILD_STARTUP_S:g} s")
+        ready = os.read(proc.stdout.fileno(), 1)  # unbuffered: communicate() reads the descriptor
+        if ready != _engine.READY:
+            _, stderr = proc.communicate(timeout=_CHILD_STARTUP_S)
+            return ready, stderr, proc.returncode
+        stdout, stderr = proc.communicate(timeout=timeout_s + _GRACE_S)
+        return stdout, stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        raise QueryFailed("timeout", f"ran longer than {timeout_s:g} s") from exc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
 
 
 def _norm(value: Any) -> Any:

@@ -293,6 +293,8 @@ def _pick_block(blocks: list[str], spec: SqlSpec) -> Candidate:
 
 def candidates(text: str, spec: SqlSpec) -> Iterator[Candidate]:
     """Repaired versions of ``text`` that parse, most conservative first; no text is offered twice."""
+    if len(text) > spec.max_chars:
+        return  # refused by the size cap: repairs would parse as much as the cap forbids
     dialect = spec.dialect
     budget = _Budget(text)
     seen = {text}
