@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -201,3 +203,14 @@ def test_qualified_allowed_table_needs_the_same_qualifier() -> None:
         enforce("SELECT * FROM orders", spec)
     with pytest.raises(EnforcementError):
         enforce("SELECT * FROM hr.orders", spec)
+
+
+def test_schema_and_grammar_do_not_import_each_other() -> None:
+    import ast
+
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((Path(__file__).parents[1] / f"src/formbound/formats/sql/{module}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "formbound.formats.sql.grammar" not in imports("schema")
+    assert "formbound.formats.sql.identifiers" in imports("schema") & imports("grammar")
