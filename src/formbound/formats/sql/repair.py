@@ -44,7 +44,7 @@ _NEXT_STATEMENT = re.compile(
 )
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|#[^\n]*", re.DOTALL)
 #: Text parsed over all candidates, as a multiple of the input's length.
-PARSE_BUDGET = 6
+PARSE_BUDGET = 3
 #: Fenced blocks looked at, at most.
 MAX_BLOCKS = 4
 #: Lines longer than this are never taken for prose (checking them would cost a parse each).
@@ -297,12 +297,13 @@ def candidates(text: str, spec: SqlSpec) -> Iterator[Candidate]:
         return  # refused by the size cap: repairs would parse as much as the cap forbids
     dialect = spec.dialect
     budget = _Budget(text)
-    seen = {text}
+    seen = {text.strip()}  # texts that differ only in outer whitespace parse alike: parse one of them
 
     def offer(candidate_text: str, repairs: tuple[str, ...]) -> Candidate | None:
-        if not candidate_text or candidate_text in seen or not budget.take(candidate_text):
+        key = candidate_text.strip()
+        if not key or key in seen or not budget.take(candidate_text):
             return None
-        seen.add(candidate_text)
+        seen.add(key)
         try:
             parsed = spec.parse(candidate_text)
         except EnforcementError:

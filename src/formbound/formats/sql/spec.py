@@ -59,9 +59,9 @@ _OPTIONS = (
     "timeout_s",
     "max_chars",
 )
-#: Longest text checked by default (about 8,000 tokens): sqlglot parses about 30,000 characters a second on
+#: Longest text checked by default (about 5,000 tokens): sqlglot parses about 30,000 characters a second on
 #: one busy core, so this keeps a check and its repairs near a second. Raise ``max_chars`` for longer SQL.
-MAX_CHARS = 32_000
+MAX_CHARS = 20_000
 #: Root node types that are expressions, not statements ("hello world" parses as ``hello AS world``).
 _EXPRESSIONS: tuple[type[exp.Expr], ...] = (
     exp.Condition,
