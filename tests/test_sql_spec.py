@@ -285,7 +285,10 @@ def test_schema_from_a_sqlite_database(shop_db: Path) -> None:
 def test_execute_check_reports_runtime_errors_at_semantic(shop_db: Path) -> None:
     spec = SqlSpec(database=shop_db, execute_check=True)
     assert enforce("SELECT name FROM customers ORDER BY id", spec).text
-    err = _fail("SELECT no_such_function(name) FROM customers", spec)
+    # read-only: an unknown function is refused before it runs (it is not on the pure allowlist)
+    assert _fail("SELECT no_such_function(name) FROM customers", spec).stage == "policy"
+    allowed = SqlSpec(database=shop_db, execute_check=True, allowed_functions=["no_such_function"])
+    err = _fail("SELECT no_such_function(name) FROM customers", allowed)
     assert err.stage == "semantic"
     assert "no_such_function" in err.errors[0].message.lower()
 

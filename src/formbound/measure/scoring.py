@@ -80,7 +80,7 @@ def score(task_set: TaskSet, task: Task, record: Record) -> Record:
 
 
 def _score_sql(task_set: TaskSet, task: Task, record: Record) -> Record:
-    from formbound.measure.sqlexec import execution_match
+    from formbound.formats.sql.execute import execution_match
 
     record.fields = None
     record.wrong = []

@@ -174,7 +174,7 @@ class TaskSet:
                 problems.append(str(exc))
                 continue
             if self.format == "sql":
-                from formbound.measure.sqlexec import run_query
+                from formbound.formats.sql.execute import run_query
 
                 db = self.database
                 if db is None:  # pragma: no cover - SQL sets always have a database

@@ -16,7 +16,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from formbound._util import suggest
 from formbound.errors import Issue
-from formbound.formats.sql_schema import SqlSchema
+from formbound.formats.sql.schema import SqlSchema
 
 __all__ = ["check_schema"]
 

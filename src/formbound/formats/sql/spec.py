@@ -5,10 +5,10 @@ Stages, in order:
 
 ``syntax``   sqlglot parses the text in the spec's dialect (errors carry line and column)
 ``policy``   exactly one statement; with ``read_only=True`` a query that neither writes nor locks nor calls
-             a function with side effects; only ``allowed_tables`` are read (:mod:`.sql_policy`)
+             a function with side effects; only ``allowed_tables`` are read (:mod:`.policy`)
 ``schema``   with ``ddl=`` or ``database=``: tables and columns exist and columns are unambiguous; both sides
-             of a set operation have the same width (:mod:`.sql_resolve`)
-``semantic`` with ``execute_check=True``: the query runs read-only within ``timeout_s`` (:mod:`.sql_execute`)
+             of a set operation have the same width (:mod:`.resolve`)
+``semantic`` with ``execute_check=True``: the query runs read-only within ``timeout_s`` (:mod:`.execute`)
 
 >>> spec = SqlSpec(ddl="CREATE TABLE users (id INTEGER, name TEXT);")
 >>> from formbound.enforce import enforce
@@ -34,19 +34,34 @@ from formbound._util import suggest
 from formbound.constraints import Constraint
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
-from formbound.formats.sql_execute import Executor
-from formbound.formats.sql_grammar import build_grammar
-from formbound.formats.sql_policy import check_policy
-from formbound.formats.sql_repair import candidates as repair_candidates
-from formbound.formats.sql_resolve import check_schema
-from formbound.formats.sql_schema import SqlSchema, database_kind
+from formbound.formats.sql.errors import describe_parse_error, quiet_sqlglot
+from formbound.formats.sql.execute import Executor
+from formbound.formats.sql.grammar import build_grammar
+from formbound.formats.sql.policy import UNSUPPORTED, check_policy
+from formbound.formats.sql.repair import AmbiguousBlocks, remember_parse
+from formbound.formats.sql.repair import candidates as repair_candidates
+from formbound.formats.sql.resolve import check_schema
+from formbound.formats.sql.schema import SqlSchema, database_kind
 
 __all__ = ["SQL_DIALECTS", "SqlSpec"]
 
 #: Every dialect sqlglot knows, by name.
 SQL_DIALECTS: tuple[str, ...] = tuple(sorted(d.value for d in Dialects if d.value))
 
-_OPTIONS = ("dialect", "ddl", "database", "read_only", "allowed_tables", "execute_check", "timeout_s")
+_OPTIONS = (
+    "dialect",
+    "ddl",
+    "database",
+    "read_only",
+    "allowed_tables",
+    "allowed_functions",
+    "execute_check",
+    "timeout_s",
+    "max_chars",
+)
+#: Longest text checked by default (about 5,000 tokens): sqlglot parses about 30,000 characters a second on
+#: one busy core, so this keeps a check and its repairs near a second. Raise ``max_chars`` for longer SQL.
+MAX_CHARS = 20_000
 #: Root node types that are expressions, not statements ("hello world" parses as ``hello AS world``).
 _EXPRESSIONS: tuple[type[exp.Expr], ...] = (
     exp.Condition,
@@ -113,10 +128,14 @@ class SqlSpec(Spec):
         database: A SQLite (or DuckDB, with ``duckdb`` installed) database file; its schema is read
             from it, opened read-only.
         read_only: Allow only queries (SELECT / WITH / set operations); writes fail at stage ``policy``.
-        allowed_tables: The only tables a statement may read (and, with ``read_only=False``, write).
+        allowed_tables: The only tables a statement may read (and, with ``read_only=False``, write);
+            a CTE of the same name does not count as the table outside its own scope.
+        allowed_functions: Function names to allow in read-only mode besides the allowlist of pure
+            functions (typed sqlglot functions and the dialect's known pure ones); e.g. a pure UDF.
         execute_check: Run each query read-only against ``database`` (or, with ``ddl`` in SQLite, an
             empty in-memory copy) and report runtime errors at stage ``semantic``.
         timeout_s: Time limit of the execution check.
+        max_chars: Longest text checked; longer text is refused at stage ``syntax`` before parsing.
 
     Raises:
         SpecError: An unknown dialect, a DDL that does not parse or run, a missing database, an allowed
@@ -135,6 +154,8 @@ class SqlSpec(Spec):
         allowed_tables: Iterable[str] | None = None,
         execute_check: bool = False,
         timeout_s: float = 2.0,
+        allowed_functions: Iterable[str] | None = None,
+        max_chars: int = MAX_CHARS,
     ) -> None:
         self.dialect = _check_dialect(dialect)
         self.ddl = _read_ddl(ddl, None)
@@ -146,6 +167,14 @@ class SqlSpec(Spec):
             raise SpecError(f"execute_check must be True or False, got {execute_check!r}")
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
             raise SpecError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+            raise SpecError(f"max_chars must be a positive whole number, got {max_chars!r}")
+        self.max_chars = max_chars
+        if allowed_functions is None:
+            allowed_functions = ()
+        if isinstance(allowed_functions, str) or not all(isinstance(f, str) for f in allowed_functions):
+            raise SpecError(f"allowed_functions must be a list of function names, got {allowed_functions!r}")
+        self.allowed_functions = tuple(dict.fromkeys(f.strip().lower() for f in allowed_functions))
         self.read_only = read_only
         self.execute_check = execute_check
         self.timeout_s = float(timeout_s)
@@ -208,6 +237,12 @@ class SqlSpec(Spec):
         return cls(**options)
 
     def describe(self) -> dict[str, Any]:
+        # options added later appear only when set, so the hashes of existing specs stay the same
+        extra: dict[str, Any] = {}
+        if self.allowed_functions:
+            extra["allowed_functions"] = list(self.allowed_functions)
+        if self.max_chars != MAX_CHARS:
+            extra["max_chars"] = self.max_chars
         return {
             "format": "sql",
             "dialect": self.dialect,
@@ -217,6 +252,7 @@ class SqlSpec(Spec):
             "allowed_tables": list(self.allowed_tables) if self.allowed_tables is not None else None,
             "execute_check": self.execute_check,
             "timeout_s": self.timeout_s,
+            **extra,
         }
 
     def __eq__(self, other: object) -> bool:
@@ -237,12 +273,26 @@ class SqlSpec(Spec):
     # ------------------------------------------------------------------ stages
     def parse(self, text: str) -> tuple[exp.Expr, ...]:
         """The statements of ``text`` (more than one fails at stage ``policy``, in :meth:`validate`)."""
+        if len(text) > self.max_chars:
+            raise EnforcementError(
+                "syntax",
+                [
+                    Issue(
+                        f"the SQL text is {len(text):,} characters, over the limit of {self.max_chars:,}; "
+                        "shorten it or raise max_chars",
+                        kind="too_large",
+                    )
+                ],
+                text[:1000],
+            )
         try:
-            parsed = sqlglot.parse(text, read=self.dialect)
+            with quiet_sqlglot() as warnings:
+                parsed = sqlglot.parse(text, read=self.dialect)
         except ParseError as exc:
+            remember_parse(text, self.dialect, False)
             issues = [
                 Issue(
-                    str(err.get("description") or exc),
+                    describe_parse_error(err),
                     kind="sql_syntax",
                     line=err.get("line"),
                     column=err.get("col"),
@@ -251,6 +301,7 @@ class SqlSpec(Spec):
             ] or [Issue(str(exc), kind="sql_syntax")]
             raise EnforcementError("syntax", issues, text) from exc
         except TokenError as exc:
+            remember_parse(text, self.dialect, False)
             line, column = _token_error_position(text, str(exc))
             raise EnforcementError(
                 "syntax",
@@ -265,11 +316,18 @@ class SqlSpec(Spec):
                 text,
             ) from exc
         except (SqlglotError, RecursionError) as exc:
+            remember_parse(text, self.dialect, False)
             raise EnforcementError(
                 "syntax",
                 [Issue(f"cannot parse the text as {self.dialect} SQL: {exc!s:.200}", kind="sql_syntax")],
                 text,
             ) from exc
+        remember_parse(text, self.dialect, True)
+        if warnings:
+            # sqlglot fell back to an opaque command: keep its reason for the policy stage's message
+            for stmt in parsed:
+                if isinstance(stmt, exp.Command):
+                    stmt.meta[UNSUPPORTED] = warnings[0].split(". Falling back")[0]
         statements = tuple(s for s in parsed if s is not None and not isinstance(s, exp.Semicolon))
         if not statements:
             raise EnforcementError("syntax", [Issue("the text holds no SQL statement", kind="empty")], text)
@@ -300,10 +358,18 @@ class SqlSpec(Spec):
 
     def validate(self, value: Any, text: str) -> exp.Expr:
         """Run the policy, schema and semantic stages; return the one statement."""
+        if isinstance(value, AmbiguousBlocks):
+            raise value.error(text)
         statements: Sequence[exp.Expr] = tuple(value) if isinstance(value, (tuple, list)) else (value,)
         if not all(isinstance(s, _NODE) for s in statements):
             raise TypeError("SqlSpec.validate() takes what SqlSpec.parse() returns")
-        issues = check_policy(statements, read_only=self.read_only, allowed_tables=self.allowed_tables)
+        issues = check_policy(
+            statements,
+            read_only=self.read_only,
+            allowed_tables=self.allowed_tables,
+            dialect=self.dialect,
+            allowed_functions=frozenset(self.allowed_functions),
+        )
         if issues:
             raise EnforcementError("policy", issues, text)
         statement = statements[0]
@@ -318,8 +384,8 @@ class SqlSpec(Spec):
         return statement
 
     def candidates(self, text: str) -> Iterator[Candidate]:
-        """Repaired versions of ``text``, most conservative first (see :mod:`.sql_repair`)."""
-        return repair_candidates(text, self.dialect)
+        """Repaired versions of ``text``, most conservative first (see :mod:`.repair`)."""
+        return repair_candidates(text, self)
 
     def dump(self, value: Any) -> str:
         """Normalized SQL in the spec's dialect, without comments (a comment cannot smuggle a statement)."""

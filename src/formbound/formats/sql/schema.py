@@ -18,6 +18,8 @@ from sqlglot.errors import ParseError, SqlglotError
 
 from formbound._util import suggest
 from formbound.errors import DependencyError, SpecError
+from formbound.formats.sql.errors import describe_parse_error, quiet_sqlglot
+from formbound.formats.sql.identifiers import quote_identifier, reserved_words
 
 __all__ = ["SqlColumn", "SqlSchema", "SqlTable", "database_kind", "sqlite_readonly"]
 
@@ -90,8 +92,6 @@ class SqlSchema:
 
     def render(self, dialect: str) -> str:
         """Compact DDL, one ``CREATE TABLE`` line per table, for prompts."""
-        from formbound.formats.sql_grammar import quote_identifier, reserved_words
-
         reserved = set(reserved_words(dialect))
 
         def q(name: str) -> str:
@@ -117,12 +117,13 @@ class SqlSchema:
             SpecError: the script does not parse, holds another kind of statement, or declares no table.
         """
         try:
-            statements = sqlglot.parse(ddl, read=dialect)
+            with quiet_sqlglot() as warnings:
+                statements = sqlglot.parse(ddl, read=dialect)
         except ParseError as exc:
             first = exc.errors[0] if exc.errors else {}
             raise SpecError(
                 f"the DDL does not parse as {dialect} SQL at line {first.get('line')}, column "
-                f"{first.get('col')}: {first.get('description', exc)}; fix the CREATE TABLE script"
+                f"{first.get('col')}: {describe_parse_error(first)}; fix the CREATE TABLE script"
             ) from exc
         except SqlglotError as exc:
             raise SpecError(
@@ -134,8 +135,9 @@ class SqlSchema:
                 continue
             if not isinstance(stmt, exp.Create):
                 snippet = stmt.sql(dialect=dialect)[:60]
+                why = f" ({warnings[0].split('. Falling back')[0]})" if warnings else ""
                 raise SpecError(
-                    f"the DDL may only hold CREATE TABLE / VIEW / INDEX statements, got {snippet!r}"
+                    f"the DDL may only hold CREATE TABLE / VIEW / INDEX statements, got {snippet!r}{why}"
                 )
             kind = str(stmt.args.get("kind") or "").upper()
             if kind == "INDEX":
