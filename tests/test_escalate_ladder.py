@@ -373,6 +373,73 @@ def test_judge_adapter_outcomes() -> None:
     assert judge_adapter({})[0] == "insufficient"  # nothing to pair
 
 
+class TrainsOn(FakeHarness):
+    """A harness that also records which dataset the trainer was given."""
+
+    datasets: list[Path]
+
+    def train(self, model: Any, dataset: Path, out: Path, config: Any, spec_hash: str) -> dict[str, Any]:
+        self.datasets = [*getattr(self, "datasets", []), dataset]
+        return super().train(model, dataset, out, config, spec_hash)
+
+
+def _rebase(harness: FakeHarness, run: Path, task_set: Any, **kw: Any) -> Any:
+    from formbound.escalate import rebase
+
+    return rebase(
+        SimpleNamespace(name="org/new-base", tokenizer=None),
+        run,
+        tasks=task_set,
+        command="test",
+        evaluate_fn=harness.evaluate,
+        train_fn=harness.train,
+        regression_fn=harness.regression,
+        **kw,
+    )
+
+
+def test_rebase_says_whether_the_adapter_is_still_needed(task_set: Any, tmp_path: Path) -> None:
+    first = _run(FakeHarness(BASE, adapter=CLEAR_WIN), task_set, tmp_path, alpha=0.01)
+    assert first.outcome == "adapter_promoted"
+    run = tmp_path / "run"
+    # a better base model: a cheap rung now reaches the target, yet the adapter is retrained to compare
+    better = TrainsOn({**BASE, "constrained": Rung(40, 30)}, adapter=(Rung(40, 30), Rung(40, 30)))
+    d = _rebase(better, run, task_set)
+    assert better.datasets == [run / "dataset" / "train.jsonl"]  # the stored dataset, not a new one
+    assert d.meta["rebase"]["adapter_still_needed"] is False and d.meta["rebase"]["previous_outcome"] == (
+        "adapter_promoted"
+    )
+    assert "still needed — no" in d.reasons[0] and "`constrained` reaches the target" in d.reasons[0]
+    assert d.evidence["alpha"] == 0.01  # the run's significance level is kept
+    saved = json.loads((run / "rebase" / "org_new-base" / "decision.json").read_text())
+    assert saved["meta"]["rebase"]["adapter_still_needed"] is False
+    # the same kind of base: the retrained adapter still wins
+    d = _rebase(FakeHarness(BASE, adapter=CLEAR_WIN), run, task_set, out_dir=tmp_path / "same")
+    assert d.meta["rebase"]["adapter_still_needed"] is True and d.outcome == "adapter_promoted"
+    # within noise: undecided, with the command that settles it
+    d = _rebase(
+        FakeHarness(BASE, adapter=(Rung(20, 14), Rung(27, 16, start=35))),
+        run,
+        task_set,
+        out_dir=tmp_path / "n",
+    )
+    assert d.meta["rebase"]["adapter_still_needed"] is None and "to settle it" in d.reasons[0]
+
+
+def test_rebase_needs_a_finished_run_with_a_dataset(task_set: Any, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no decision\.json"):
+        _rebase(FakeHarness(BASE), tmp_path / "nothing", task_set)
+    _run(FakeHarness({**BASE, "constrained": Rung(40, 30)}), task_set, tmp_path)  # cheap rung: no adapter
+    with pytest.raises(ConfigError, match="trained no adapter"):
+        _rebase(FakeHarness(BASE), tmp_path / "run", task_set)
+    with pytest.raises(ConfigError, match="--tasks"):
+        from formbound.escalate import rebase
+
+        (tmp_path / "run" / "dataset").mkdir()
+        (tmp_path / "run" / "dataset" / "train.jsonl").write_text("{}\n")
+        rebase(SimpleNamespace(name="m"), tmp_path / "run")
+
+
 def test_regression_math() -> None:
     assert token_overlap("the cat sat", "the cat sat") == 1.0
     assert token_overlap("a b", "c d") == 0.0

@@ -253,6 +253,7 @@ def escalate(
         else pick_cheap_rung(numbers, target, accuracy_tolerance, accuracy_target, items, alpha, point=True)
     )
     if cheap is not None:
+        evidence["cheap_rung"] = cheap.strategy
         reasons.append(
             f"`{cheap.strategy}` reaches the target: schema validity {cheap.validity:.0%} "
             f"({cheap.valid}/{cheap.n}), 95% interval {_iv(cheap.validity_interval)} with its lower bound "
