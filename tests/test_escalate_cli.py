@@ -87,6 +87,9 @@ def test_alpha_reaches_the_ladder(calls: list[dict[str, Any]], tmp_path: Any) ->
     result = CliRunner().invoke(main, ["escalate", "--tasks", "t", "--out", str(tmp_path), "--alpha", "0.01"])
     assert result.exit_code == 0, result.output
     assert calls[-1]["alpha"] == 0.01 and calls[-1]["limit"] is None  # the whole test split by default
+    assert calls[-1]["learning_curve"] is None  # the ladder decides: on a GPU
+    CliRunner().invoke(main, ["escalate", "--tasks", "t", "--out", str(tmp_path), "--learning-curve"])
+    assert calls[-1]["learning_curve"] is True
     CliRunner().invoke(main, ["escalate", "--tasks", "t", "--out", str(tmp_path)])
     assert calls[-1]["alpha"] == 0.05
     bad = CliRunner().invoke(main, ["escalate", "--tasks", "t", "--out", str(tmp_path), "--alpha", "1"])

@@ -440,6 +440,31 @@ def test_rebase_needs_a_finished_run_with_a_dataset(task_set: Any, tmp_path: Pat
         rebase(SimpleNamespace(name="m"), tmp_path / "run")
 
 
+def test_learning_curve_says_whether_more_data_would_help(task_set: Any, tmp_path: Path) -> None:
+    harness = TrainsOn(BASE, adapter=CLEAR_WIN)  # subsets measure like the plain adapter: 30/40
+    d = _run(harness, task_set, tmp_path, learning_curve=True)
+    run = tmp_path / "run"
+    sizes = [len(p.read_text().splitlines()) for p in harness.datasets]
+    assert len(sizes) == 3 and sizes[1] < sizes[2] < sizes[0]  # the full set, then 25 % and 50 %
+    full = (run / "dataset" / "train.jsonl").read_text().splitlines()
+    quarter = (run / "curve" / "25pct" / "train.jsonl").read_text().splitlines()
+    half = (run / "curve" / "50pct" / "train.jsonl").read_text().splitlines()
+    assert set(quarter) <= set(half) <= set(full)  # nested
+    lc = d.learning_curve
+    assert [p["fraction"] for p in lc["points"]] == [0.25, 0.5, 1.0] and lc["rising"]
+    assert lc["points"][-1]["validity"] == 38 / 40 and "rising" in lc["verdict"] and "p = " in lc["verdict"]
+    assert any(r.startswith("learning curve: rising") for r in d.reasons)
+    assert "## Learning curve" in (run / "decision.md").read_text()
+    assert "learning_curve" in d.seconds
+    flat = _run(
+        FakeHarness(BASE, adapter=(CLEAR_WIN[1], CLEAR_WIN[1])), task_set, tmp_path / "f", learning_curve=True
+    )
+    assert flat.learning_curve is not None and not flat.learning_curve["rising"]
+    assert "flat" in flat.learning_curve["verdict"]
+    off = _run(FakeHarness(BASE, adapter=CLEAR_WIN), task_set, tmp_path / "off", learning_curve=False)
+    assert off.learning_curve is None
+
+
 def test_regression_math() -> None:
     assert token_overlap("the cat sat", "the cat sat") == 1.0
     assert token_overlap("a b", "c d") == 0.0

@@ -67,6 +67,11 @@ __all__ = ["escalate_cmd"]
     type=click.Path(file_okay=False),
     help="With --rebase: the folder of a finished escalate run.",
 )
+@click.option(
+    "--learning-curve/--no-learning-curve",
+    default=None,
+    help="Also train on 25%/50% of the data and say whether more data would help [default: on a GPU].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force-train", is_flag=True, help="Train an adapter even when the ladder would stop earlier.")
 @click.option(
@@ -101,6 +106,7 @@ def escalate_cmd(
     alpha: float | None,
     rebase_model: str | None,
     run: str | None,
+    learning_curve: bool | None,
     seed: int,
     force_train: bool,
     strategies: str,
@@ -166,6 +172,7 @@ def escalate_cmd(
             augment=augment,
             on_regression=on_regression,
             alpha=0.05 if alpha is None else alpha,
+            learning_curve=learning_curve,
             command=shlex.join(["formbound", *sys.argv[1:]]),
         )
     except FormboundError as exc:

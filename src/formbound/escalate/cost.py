@@ -60,8 +60,9 @@ def budget_line(training: dict[str, Any], adapter: dict[str, Any], baseline: dic
     ...             {"strategy": "reask", "mean_tokens": 50.0, "mean_seconds": 2.0})
     'adapter: 8 min training on 2 CPU cores, 3.50 MB, −40 % tokens and −50 % seconds per answer vs reask'
     """
-    minutes = (training.get("seconds") or 0) / 60
-    parts = [f"adapter: {minutes:.0f} min training on {training.get('device', '?')}"]
+    secs = training.get("seconds") or 0
+    took = f"{secs / 60:.0f} min" if secs >= 60 else f"{secs:.0f} s"
+    parts = [f"adapter: {took} training on {training.get('device', '?')}"]
     parts.append(f"{training.get('adapter_mb', 0):.2f} MB")
     per = []
     tokens = _delta(adapter.get("mean_tokens"), baseline.get("mean_tokens"))

@@ -330,6 +330,8 @@ class Decision:
         evidence: ``alpha``, the test split size, and — when the evidence is insufficient — the items
             that would settle it and the command that measures them.
         cost: What fine-tuning cost and what each rung costs per item, and the budget line.
+        learning_curve: Validity and accuracy of the adapter trained on nested subsets of the data,
+            and whether the curve still rises (when asked for).
         seconds: Wall time of each phase and in total.
         meta: Model, task set, split, limit, seed, command.
     """
@@ -349,6 +351,7 @@ class Decision:
     comparisons: dict[str, dict[str, Any]] | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] | None = None
+    learning_curve: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -149,6 +149,25 @@ def markdown(d: Decision) -> str:
         ]
     if d.cost:
         lines += _cost_lines(d)
+    if d.learning_curve:
+        lc = d.learning_curve
+        lines += [
+            "",
+            "## Learning curve (data sufficiency)",
+            "",
+            f"**{lc['verdict']}**",
+            "",
+            "| share of data | records | schema valid [95% CI] | accuracy [95% CI] |",
+            "|---|---|---|---|",
+            *[
+                f"| {p['fraction']:.0%} | {p['records']} | "
+                f"{_pct(p['validity'])}{_interval(p['validity_interval'])} "
+                f"| {_pct(p['accuracy'])}{_interval(p['accuracy_interval'])} |"
+                for p in lc["points"]
+            ],
+        ]
+        if lc.get("chart"):
+            lines += ["", f"![learning curve]({lc['chart']})"]
     if d.regression:
         from formbound.escalate.regression import RegressionReport
 
