@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["budget_line", "device_name", "folder_mb", "peak_memory_mb"]
+__all__ = ["budget_line", "device_name", "fine_tuning_cost", "folder_mb", "peak_memory_mb"]
 
 
 def folder_mb(folder: str | os.PathLike[str], *, skip: tuple[str, ...] = ("checkpoint",)) -> float:
@@ -75,3 +75,24 @@ def budget_line(training: dict[str, Any], adapter: dict[str, Any], baseline: dic
     if per:
         line += ", " + " and ".join(per) + f" per answer vs {baseline.get('strategy')}"
     return line
+
+
+def fine_tuning_cost(
+    training: dict[str, Any], rungs: list[Any], regression: dict[str, Any], candidate: Any, baseline: Any
+) -> dict[str, Any]:
+    """The decision's cost section: training, per-item cost of every rung, the regression numbers
+    beside them, and the budget line (``candidate`` against ``baseline``, both :class:`RungNumbers`)."""
+    keys = ("ppl_ratio", "base_format_leak", "adapter_format_leak", "mean_overlap", "flags")
+    return {
+        "training": training,
+        "per_item": {
+            r.strategy: {
+                "mean_seconds": r.mean_seconds,
+                "latency_p50": r.latency_p50,
+                "mean_tokens": r.mean_tokens,
+            }
+            for r in rungs
+        },
+        "regression": {k: regression.get(k) for k in keys},
+        "budget": budget_line(training, candidate.to_dict(), baseline.to_dict()),
+    }

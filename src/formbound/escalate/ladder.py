@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from formbound.errors import ConfigError
-from formbound.escalate.adapter import TrainConfig, train_adapter
-from formbound.escalate.cost import budget_line, device_name, folder_mb, peak_memory_mb
-from formbound.escalate.dataset import Distilled, build_dataset
+from formbound.escalate._steps import ADAPTER_PROMPT, default_train, distill_outputs
+from formbound.escalate.adapter import TrainConfig
+from formbound.escalate.cost import device_name, fine_tuning_cost, folder_mb, peak_memory_mb
+from formbound.escalate.dataset import build_dataset
 from formbound.escalate.decision import (
     CHEAP_RUNGS,
     OUTCOMES,
@@ -62,50 +63,9 @@ __all__ = [
     "settle_advice",
 ]
 
-#: The prompt adapters are trained on (and evaluated with): the plain request, no few-shot examples.
-ADAPTER_PROMPT: dict[str, Any] = {"style": "raw", "shots": 0}
-
 EvaluateFn = Callable[..., Any]
 TrainFn = Callable[..., Any]
 RegressionFn = Callable[..., Any]
-
-
-def _default_train(
-    model: Any, dataset: Path, out: Path, config: TrainConfig, spec_hash: str
-) -> dict[str, Any]:
-    hf = getattr(model, "model", None)
-    tok = getattr(model, "tokenizer", None)
-    if hf is None or tok is None:
-        raise ConfigError(
-            f"model {getattr(model, 'name', model)!r} exposes no transformers model to train; "
-            "escalation to an adapter needs a local model, e.g. formbound.models.load('default')"
-        )
-    result = train_adapter(
-        hf,
-        tok,
-        dataset,
-        out,
-        config,
-        base_model=str(getattr(model, "name", "")),
-        spec_hash=spec_hash,
-        extra_metadata={"prompt": dict(ADAPTER_PROMPT)},
-    )
-    return dict(result.metadata)
-
-
-def _distill(
-    evaluate_fn: EvaluateFn, model: Any, task_set: Any, strategy: str, out: Path, seed: int, command: str
-) -> list[Distilled]:
-    report = evaluate_fn(
-        model, task_set, [strategy], split="train", limit=None, seed=seed, out_dir=out, command=command
-    )
-    by_id = {t.id: t for t in task_set.tasks}
-    out_items = []
-    for rec in report.records_for(strategy):
-        if rec.schema_valid and rec.value is not None and rec.task_id in by_id:
-            text = rec.value if isinstance(rec.value, str) else json.dumps(rec.value, ensure_ascii=False)
-            out_items.append(Distilled(rec.task_id, by_id[rec.task_id].input, text))
-    return out_items
 
 
 def escalate(
@@ -192,7 +152,7 @@ def escalate(
 
         task_set_path = str(task_set)
         task_set = load_task_set(task_set)
-    train_fn = train_fn or _default_train
+    train_fn = train_fn or default_train
     regression_fn = regression_fn or regression_check
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -330,7 +290,7 @@ def escalate(
             distill = any(it.gold is None for it in train_items)
         distilled = []
         if distill:
-            distilled = _distill(
+            distilled = distill_outputs(
                 run_eval, model, task_set, best.strategy, out / "distill", seed, meta["command"]
             )
         card_dict = build_dataset(
@@ -426,22 +386,7 @@ def escalate(
     else:
         outcome = "adapter_rejected"
     reg = regression.to_dict()
-    cost = {
-        "training": training_cost,
-        "per_item": {
-            r.strategy: {
-                "mean_seconds": r.mean_seconds,
-                "latency_p50": r.latency_p50,
-                "mean_tokens": r.mean_tokens,
-            }
-            for r in [*numbers, *adapter_numbers]
-        },
-        "regression": {
-            k: reg.get(k)
-            for k in ("ppl_ratio", "base_format_leak", "adapter_format_leak", "mean_overlap", "flags")
-        },
-        "budget": budget_line(training_cost, candidate.to_dict(), best.to_dict()),
-    }
+    cost = fine_tuning_cost(training_cost, [*numbers, *adapter_numbers], reg, candidate, best)
     decision = Decision(
         outcome=outcome,
         recommended=candidate.strategy if promoted else best.strategy,
