@@ -39,6 +39,7 @@ __all__ = [
     "compare_rungs",
     "failure_causes",
     "item_scores",
+    "items_for_target",
     "judge_adapter",
     "pick_cheap_rung",
     "reaches_target",
