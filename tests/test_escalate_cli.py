@@ -95,3 +95,37 @@ def test_errors_are_reported_without_traceback(calls: list[dict[str, Any]], tmp_
     assert "Traceback" not in result.output
     bad = CliRunner().invoke(main, ["escalate", "--tasks", "x", "--out", str(tmp_path), "--target", "1.5"])
     assert bad.exit_code == 2 and "target" in bad.output
+
+
+def test_alpha_reaches_the_ladder(calls: list[dict[str, Any]], tmp_path: Any) -> None:
+    result = CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["alpha"] == 0.01 and calls[-1]["limit"] is None  # the whole test split by default
+    assert calls[-1]["learning_curve"] is None  # the ladder decides: on a GPU
+    CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--learning-curve"])
+    assert calls[-1]["learning_curve"] is True
+    CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path)])
+    assert calls[-1]["alpha"] == 0.05
+    bad = CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "1"])
+    assert bad.exit_code == 2
+
+
+def test_rebase_reaches_the_rebase_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fake_rebase(model: Any, run: str, **kw: Any) -> Decision:
+        seen.append({"model": model, "run": run, **kw})
+        return Decision("adapter_promoted", "adapter:x", ["rebased: adapter still needed — yes"], 0.9, {})
+
+    monkeypatch.setattr(formbound.escalate, "rebase", fake_rebase)
+    monkeypatch.setattr(formbound.models, "load", lambda name, **kw: f"model:{name}")
+    result = CliRunner().invoke(main, ["escalate", "--rebase", "org/new", "--run", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "still needed — yes" in result.output
+    (call,) = seen
+    assert call["model"] == "model:org/new" and call["run"] == str(tmp_path) and call["out_dir"] is None
+    assert call["train_config"] is None and call["alpha"] is None  # the run's settings are kept
+    missing = CliRunner().invoke(main, ["escalate", "--rebase", "org/new"])
+    assert missing.exit_code == 2 and "--run" in missing.output
+    neither = CliRunner().invoke(main, ["escalate", "--out", str(tmp_path)])
+    assert neither.exit_code == 2 and "--tasks" in neither.output

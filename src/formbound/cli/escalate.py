@@ -20,8 +20,9 @@ __all__ = ["escalate_cmd"]
 @click.option(
     "--tasks",
     "tasks",
-    required=True,
-    help="Bundled task set name (see `formbound list`), e.g. contacts, or a task set folder.",
+    default=None,
+    help="Bundled task set name (see `formbound list`), e.g. contacts, or a task set folder "
+    "(required unless --rebase).",
 )
 @click.option(
     "--target",
@@ -39,11 +40,40 @@ __all__ = ["escalate_cmd"]
 @click.option(
     "--out",
     "out",
-    required=True,
+    default=None,
     type=click.Path(file_okay=False),
-    help="Folder for reports, dataset, adapter and decision.",
+    help="Folder for reports, dataset, adapter and decision (required unless --rebase).",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Measure at most N test items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Measure at most N test items (default: the whole test split).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Significance level of the paired tests [default: 0.05, or the run's with --rebase].",
+)
+@click.option(
+    "--rebase",
+    "rebase_model",
+    default=None,
+    help="Re-measure the run given by --run on this new base model: is its adapter still needed?",
+)
+@click.option(
+    "--run",
+    "run",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="With --rebase: the folder of a finished escalate run.",
+)
+@click.option(
+    "--learning-curve/--no-learning-curve",
+    default=None,
+    help="Also train on 25%/50% of the data and say whether more data would help [default: on a GPU].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force-train", is_flag=True, help="Train an adapter even when the ladder would stop earlier.")
 @click.option(
@@ -71,11 +101,15 @@ __all__ = ["escalate_cmd"]
 @model_options
 def escalate_cmd(
     model: str,
-    tasks: str,
+    tasks: str | None,
     target: float,
     accuracy_target: float | None,
-    out: str,
+    out: str | None,
     limit: int | None,
+    alpha: float | None,
+    rebase_model: str | None,
+    run: str | None,
+    learning_curve: bool | None,
     seed: int,
     force_train: bool,
     strategies: str,
@@ -94,12 +128,19 @@ def escalate_cmd(
 ) -> None:
     """Measure the cheap rungs; train, measure and judge a LoRA adapter when they fall short.
 
-    Writes OUT/decision.md and OUT/decision.json and prints the decision.
+    Writes OUT/decision.md and OUT/decision.json and prints the decision. With --rebase MODEL --run
+    RUN: measures RUN's task set on MODEL, retrains the adapter on RUN's dataset, and says whether it
+    is still needed (written to RUN/rebase/MODEL unless --out is given).
     """
     configure_logging(quiet, verbose)
+    from formbound.escalate import TrainConfig, escalate, rebase
+
+    if rebase_model is None and (tasks is None or out is None):
+        raise click.UsageError("--tasks and --out are required (unless --rebase MODEL --run RUN)")
+    if rebase_model is not None and run is None:
+        raise click.UsageError("--rebase needs --run: the folder of the escalate run to re-measure")
     # before any model loads: a typo costs no time (the ladder measures the test split)
-    task_set = check_run_flags(tasks, strategies, "test")
-    from formbound.escalate import TrainConfig, escalate
+    task_set = check_run_flags(tasks, strategies, "test") if tasks is not None else None
 
     overrides: dict[str, Any] = {
         "epochs": epochs,
@@ -109,15 +150,28 @@ def escalate_cmd(
         "batch_size": batch_size,
     }
     try:
-        config = TrainConfig(seed=seed, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config = TrainConfig(seed=seed, **given)
         if rank is not None:
             config.lora_alpha = 2 * rank
+        if rebase_model is not None:
+            decision = rebase(
+                load_model(rebase_model, base_url, api_key_env, backend),
+                str(run),
+                out_dir=out,
+                tasks=tasks,
+                train_config=config if given else None,
+                alpha=alpha,
+                command=shlex.join(["formbound", *sys.argv[1:]]),
+            )
+            click.echo(decision.summary())
+            return
         decision = escalate(
             load_model(model, base_url, api_key_env, backend),
             task_set,
             target=target,
             accuracy_target=accuracy_target,
-            out_dir=out,
+            out_dir=str(out),
             force_train=force_train,
             limit=limit,
             seed=seed,
@@ -125,6 +179,8 @@ def escalate_cmd(
             train_config=config,
             augment=augment,
             on_regression=on_regression,
+            alpha=0.05 if alpha is None else alpha,
+            learning_curve=learning_curve,
             command=shlex.join(["formbound", *sys.argv[1:]]),
         )
     except FormboundError as exc:

@@ -37,7 +37,10 @@ def _command_line() -> str:
     "--out", "out", required=True, type=click.Path(file_okay=False), help="Folder for cache and report."
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="Answer at most N items (seeded choice)."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Answer at most N items (seeded choice; default: the whole split).",
 )
 @click.option("--split", default="test", show_default=True, help="Split to answer: test, train or all.")
 @click.option("--seed", type=int, default=0, show_default=True)

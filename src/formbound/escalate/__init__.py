@@ -3,14 +3,19 @@
 * :mod:`~formbound.escalate.dataset` — chat-format fine-tuning sets from gold, distilled and template items;
 * :mod:`~formbound.escalate.adapter` — LoRA training (answer-only loss, checkpoints, ``accelerate launch``);
 * :mod:`~formbound.escalate.regression` — perplexity and general answers with and without the adapter;
-* :mod:`~formbound.escalate.ladder` — :func:`escalate`, the decision and its report.
+* :mod:`~formbound.escalate.stats` — intervals and paired tests (scipy) behind the decision;
+* :mod:`~formbound.escalate.decision` — lower-bound targets, adapter verdicts, :class:`Decision`;
+* :mod:`~formbound.escalate.ladder` — :func:`escalate`, the orchestration;
+* :mod:`~formbound.escalate.rebase` — :func:`rebase`, re-measurement on a new base model.
 """
 
 from __future__ import annotations
 
 from formbound.escalate.adapter import TrainConfig, TrainResult, read_metadata, train_adapter
 from formbound.escalate.dataset import DatasetCard, Distilled, build_dataset
-from formbound.escalate.ladder import CHEAP_RUNGS, Decision, escalate
+from formbound.escalate.decision import CHEAP_RUNGS, Decision
+from formbound.escalate.ladder import escalate
+from formbound.escalate.rebase import rebase
 from formbound.escalate.regression import RegressionReport, RegressionThresholds, regression_check
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "build_dataset",
     "escalate",
     "read_metadata",
+    "rebase",
     "regression_check",
     "train_adapter",
 ]

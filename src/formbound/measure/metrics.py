@@ -8,8 +8,6 @@ normal approximation gives intervals outside [0, 1].
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -184,33 +182,14 @@ def field_scores(pred: Any, gold: Any) -> dict[str, bool]:
 
 
 # ------------------------------------------------------------------------------- missing vs behaviour
-def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"(?<=\d)[,_](?=\d{3}\b)", "", text)  # 1,200 -> 1200
-    text = re.sub(r"[^\w.@+-]+", " ", text)
-    text = re.sub(r"(?<!\w)[.@+-]+|[.@+-]+(?!\w)", " ", text)  # sentence dots, leading +/-
-    return " " + re.sub(r"\s+", " ", text).strip() + " "
-
-
-def _in_text(value: Any, text: str) -> bool:
-    hay = _normalise(text)
-    if isinstance(value, float) and value.is_integer():
-        candidates = [str(int(value)), str(value)]
-    else:
-        candidates = [str(value)]
-    for c in candidates:
-        needle = _normalise(c).strip()
-        if needle and (f" {needle} " in hay or (len(needle) > 3 and needle in hay)):
-            return True
-    return False
-
-
 def classify_wrong(gold: Any, input_text: str) -> str:
     """Why a valid answer has a wrong value where ``gold`` is right.
 
-    ``"missing_information"`` when the gold value (a string or number) cannot be found in the input
-    after normalisation (case, Unicode form, punctuation, thousands separators) — the model could not
-    have copied it, so retrieval or more context is the fix. ``"behaviour"`` otherwise: the value is in
+    ``"missing_information"`` when the input does not state the gold value (a string or number) in any
+    common written form (:func:`formbound.measure.presence.value_in_text`: case, Unicode form,
+    punctuation, thousands separators, dates in any written form, numbers as words, quantities in
+    another unit) — the model could not have copied it, so retrieval or more context is the fix.
+    ``"behaviour"`` otherwise: the value is in
     the input but was misplaced or misformatted, or the gold is ``null``/a boolean/empty and the model
     invented or misjudged a value — what prompting, constraints or fine-tuning fix.
 
@@ -221,7 +200,9 @@ def classify_wrong(gold: Any, input_text: str) -> str:
     """
     if gold is None or isinstance(gold, bool) or isinstance(gold, (dict, list)):
         return "behaviour"
-    return "behaviour" if _in_text(gold, input_text) else "missing_information"
+    from formbound.measure.presence import value_in_text
+
+    return "behaviour" if value_in_text(gold, input_text) else "missing_information"
 
 
 # ------------------------------------------------------------------------------------------ taxonomy
