@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,11 @@ def lltokenizer_for(llama: Any, eos_tokens: Sequence[int]) -> Any:
             "pip install 'formbound[llamacpp]'"
         ) from exc
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
-    return lltokenizer_from_vocab(vocab, n_vocab=llama.n_vocab(), eos_token=list(eos_tokens))
+    with warnings.catch_warnings():
+        # llguidance reads token attributes through a llama_cpp function deprecated in newer releases
+        # (one warning per token); the values are the same.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return lltokenizer_from_vocab(vocab, n_vocab=llama.n_vocab(), eos_token=list(eos_tokens))
 
 
 @dataclass
