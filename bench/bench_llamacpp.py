@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--items", type=int, default=3)
-    parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--skip-transformers", action="store_true", help="llama.cpp routes only")
+    parser.add_argument("--skip-prefill", action="store_true", help="decode ratios only")
     args = parser.parse_args()
     import llama_cpp
     import torch
@@ -92,8 +93,11 @@ def main() -> None:
     compile_s = time.perf_counter() - t0
     routes: dict[str, list[float]] = {"raw": [], "fb": [], "fb+mask": [], "transformers": []}
     counts: dict[str, int] = {}
-    for _ in range(args.rounds):
-        for route in routes:
+    names = list(routes)
+    for round_ in range(args.rounds):
+        # the order rotates every round: on a shared machine the route right after the transformers
+        # route (or after a pause) would otherwise always pay the cold caches
+        for route in names[round_ % len(names) :] + names[: round_ % len(names)]:
             if route == "transformers" and hf is None:
                 continue
             if route == "raw":
@@ -119,6 +123,11 @@ def main() -> None:
                      f"{ratio:.2f}x vs {base[route]}"])  # fmt: skip
     print(table(["route", "ms/token per round (prefill incl.)", "median", "tokens", "ratio"], rows))
 
+    if args.skip_prefill:
+        print(f"\nwall {time.perf_counter() - started:.0f} s")
+        print(machine(["llama_cpp_python", "llguidance", "torch", "transformers"]))
+        print("rerun: OMP_NUM_THREADS=1 nice -n 10 python bench/bench_llamacpp.py " + " ".join(sys.argv[1:]))
+        return
     prompts = _prompted(args.items)
     reuse_hf = load("default", device="cpu") if hf is not None else None
     prefill: dict[str, list[float]] = {}
