@@ -139,3 +139,55 @@ def test_constrained_task_sets_validate_or_report_length(
 def test_a_prompt_longer_than_the_context_is_refused(llama_model: Any) -> None:
     with pytest.raises(GenerationError, match="larger n_ctx"):
         llama_model.generate(["word " * 3000], max_new_tokens=2)
+
+
+# ------------------------------------------------------------------------------ the mask, no model
+class _Rejecting:
+    """A matcher that refuses every token (what a grammar does with a token it forbids)."""
+
+    def consume_token(self, token: int) -> bool:
+        return False
+
+    def get_error(self) -> str:
+        return "token not allowed"
+
+
+def test_mask_matches_llguidance_and_feeds_generated_tokens(tiny_tokenizer: Any) -> None:
+    import llguidance
+    import llguidance.hf
+    import numpy as np
+
+    from formbound.models.llamacpp_constrained import LLGuidanceMask
+
+    lltok = llguidance.hf.from_tokenizer(tiny_tokenizer)
+    grammar = llguidance.grammar_from("regex", "(ab|cd)+ef")
+    reference = llguidance.LLMatcher(lltok, grammar)
+    vocab = lltok.vocab_size
+    mask = LLGuidanceMask(llguidance.LLMatcher(lltok, grammar), 3, vocab, [tiny_tokenizer.eos_token_id])
+    prompt = np.array([5, 6, 7], dtype=np.intc)
+    generated: list[int] = []
+    for _step in range(2):
+        logits = mask(
+            np.concatenate([prompt, np.array(generated, dtype=np.intc)]), np.zeros(vocab, np.float32)
+        )
+        bits = np.unpackbits(np.frombuffer(reference.compute_bitmask(), dtype=np.uint8), bitorder="little")
+        allowed = np.isfinite(logits)
+        assert np.array_equal(allowed, bits[:vocab].astype(bool))
+        assert 0 < allowed.sum() < vocab
+        token = int(np.flatnonzero(allowed)[0])
+        assert reference.consume_token(token)
+        generated.append(token)
+    mask(np.concatenate([prompt, np.array(generated, dtype=np.intc)]), np.zeros(vocab, np.float32))
+    assert mask.consumed == 2 and not mask.complete()
+
+
+def test_a_failing_mask_step_stops_generation_and_raises() -> None:
+    import numpy as np
+
+    from formbound.models.llamacpp_constrained import LLGuidanceMask
+
+    mask = LLGuidanceMask(_Rejecting(), 2, 64, [1, 3])
+    logits = mask(np.array([9, 9, 42], dtype=np.intc), np.zeros(64, np.float32))
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [1, 3]  # only end-of-generation remains
+    with pytest.raises(GenerationError, match="rejected token 42"):
+        mask.raise_error()
