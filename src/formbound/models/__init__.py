@@ -1,6 +1,9 @@
 """Model sources behind one interface; :func:`load` routes a name to its source.
 
-* ``"default"`` — the embedded SmolLM2-135M-Instruct (:mod:`formbound.models.default`);
+* ``"default"`` — the embedded SmolLM2-135M-Instruct (:mod:`formbound.models.default`) on transformers,
+  whether or not llama-cpp-python is installed: LoRA adapters, training and the measured baselines need
+  the same weights and numerics everywhere. ``"llamacpp:default"`` runs the same GGUF through llama.cpp,
+  several times faster per generated token on CPU (BENCHMARKS.md §7), for rungs without adapters;
 * a local folder, or a Hugging Face id already in the local cache — :mod:`formbound.models.transformers`
   (nothing is downloaded at run time);
 * a ``.gguf`` file — transformers with ``gguf_file=``;

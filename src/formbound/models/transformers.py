@@ -2,7 +2,9 @@
 
 Prompts that are message lists go through the tokenizer's chat template exactly once; plain strings are
 taken as already templated and never wrapped again. Batches are left-padded. Constrained decoding uses
-:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls.
+:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls. Single-prompt
+calls reuse the KV cache of the prefix they share with the previous sequence
+(:mod:`formbound.models.prefix_cache`).
 """
 
 from __future__ import annotations
