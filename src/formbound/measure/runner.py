@@ -455,9 +455,13 @@ def _known_model_info(out: Path | None, identity: dict[str, Any]) -> dict[str, A
 def default_batch_size(model_info: dict[str, Any]) -> int:
     """1 on CPU, 8 elsewhere.
 
-    Measured on two CPU cores with the default model: one ``generate`` call with 3 prompts took 4–8×
-    as long as one with a single prompt (padding and the wider matrices cost more than batching
-    saves there), while accelerators gain from batches.
+    On CPU, single prompts reuse the KV cache of the prompt prefix they share with the previous item
+    (system prompt, format instructions, few-shot examples: ≈ 800 of the ≈ 840 tokens of a ``prompted``
+    contacts item), which a left-padded batch cannot. Measured on two shared CPU cores with the default
+    model (BENCHMARKS.md §6 and §7): a batch of 3 takes 0.74–0.84× the time of 3 single calls without
+    reuse, and prefix reuse cuts a single item's 844-token prefill by 85–90 %, which is more than the
+    batch saves on prompts this long; a batch also waits for its longest row. Accelerators gain from
+    batches.
     """
     return 1 if str(model_info.get("device", "")).startswith("cpu") else 8
 

@@ -1,9 +1,15 @@
 """Model sources behind one interface; :func:`load` routes a name to its source.
 
-* ``"default"`` — the embedded SmolLM2-135M-Instruct (:mod:`formbound.models.default`);
+* ``"default"`` — the embedded SmolLM2-135M-Instruct (:mod:`formbound.models.default`) on transformers,
+  whether or not llama-cpp-python is installed: LoRA adapters, training and the measured baselines need
+  the same weights and numerics everywhere. ``"llamacpp:default"`` runs the same GGUF through llama.cpp,
+  several times faster per generated token on CPU (BENCHMARKS.md §7), for rungs without adapters;
 * a local folder, or a Hugging Face id already in the local cache — :mod:`formbound.models.transformers`
   (nothing is downloaded at run time);
 * a ``.gguf`` file — transformers with ``gguf_file=``;
+* ``"llamacpp:PATH.gguf"`` (``"llamacpp:default"`` for the embedded GGUF), or a ``llama_cpp.Llama``
+  instance — llama.cpp in process (:mod:`formbound.models.llamacpp`; options such as ``n_ctx=`` and
+  ``n_threads=`` go to ``llama_cpp.Llama``). LoRA adapters run on transformers, not here;
 * ``"openai:MODEL"`` — a server speaking the OpenAI API (:mod:`formbound.models.openai_compat`; ``MODEL``
   may be empty to take the server's first model; ``base_url=`` and the other options go to the server client;
   the API key is read from ``$OPENAI_API_KEY`` unless ``api_key=`` is given).
@@ -50,7 +56,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?
 
 
 def load(
-    name_or_path: str | os.PathLike[str] = "default",
+    name_or_path: str | os.PathLike[str] | Any = "default",
     *,
     adapter: str | os.PathLike[str] | None = None,
     device: str | None = None,
@@ -59,7 +65,8 @@ def load(
     lazy: bool = False,
     **options: Any,
 ) -> Model:
-    """A model by name: ``"default"``, a folder, a cached hub id, a ``.gguf`` file or ``"openai:MODEL"``.
+    """A model by name: ``"default"``, a folder, a cached hub id, a ``.gguf`` file, ``"llamacpp:PATH.gguf"``
+    or ``"openai:MODEL"``; or a ``llama_cpp.Llama`` instance.
 
     Args:
         name_or_path: Where the model comes from (see the module docstring).
@@ -87,6 +94,17 @@ def load(
     from formbound.models.constrained import check_backends
 
     check_backends(backend)
+    from formbound.models.llamacpp import is_llama
+
+    if is_llama(name_or_path) or (isinstance(name_or_path, str) and name_or_path.startswith("llamacpp:")):
+        return _load_llamacpp(
+            name_or_path, adapter=adapter, device=device, dtype=dtype, backend=backend, **options
+        )
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ConfigError(
+            f"cannot load a model from a {type(name_or_path).__name__}: "
+            "give a name, a path or a llama_cpp.Llama"
+        )
     name = os.fspath(name_or_path)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"model name must be a non-empty string or path, got {name_or_path!r}")
@@ -162,12 +180,34 @@ def identity(
     return {"name": where, "source": where, "adapter": adapter_key}
 
 
+def _load_llamacpp(
+    source: Any, *, adapter: Any, device: Any, dtype: Any, backend: str, **options: Any
+) -> Model:
+    if adapter is not None:
+        raise ConfigError(
+            "LoRA adapters run on transformers, not llama.cpp: load the model folder or 'default' with "
+            "adapter=..., or merge the adapter into the weights and convert them to GGUF"
+        )
+    if dtype is not None or device not in (None, "cpu"):
+        raise ConfigError(
+            "dtype and device do not apply to llama.cpp models (the GGUF file sets the weights' types); "
+            "offload layers to a GPU build with n_gpu_layers=..."
+        )
+    if backend != "llguidance":
+        raise ConfigError(f"llama.cpp models constrain decoding with llguidance only, not {backend!r}")
+    from formbound.models import llamacpp
+
+    if isinstance(source, str):
+        return llamacpp.load_llamacpp(source.partition(":")[2], **options)
+    return llamacpp.LlamaCppModel(source, **options)
+
+
 def _unknown(name: str) -> str:
-    choices: Sequence[str] = ["default", *(f"{s}:" for s in SCHEMES)]
+    choices: Sequence[str] = ["default", "llamacpp:", *(f"{s}:" for s in SCHEMES)]
     scheme = name.partition(":")[0]
     hint = suggest(name, list(choices)) or (suggest(scheme + ":", list(choices)) if ":" in name else None)
     extra = f"; did you mean {hint!r}?" if hint else ""
     return (
-        f"unknown model {name!r}: expected 'default', a model folder, a .gguf file, a Hugging Face id "
-        f"cached locally ('org/name') or 'openai:MODEL'{extra}"
+        f"unknown model {name!r}: expected 'default', a model folder, a .gguf file, 'llamacpp:PATH.gguf', "
+        f"a Hugging Face id cached locally ('org/name') or 'openai:MODEL'{extra}"
     )

@@ -2,7 +2,9 @@
 
 Prompts that are message lists go through the tokenizer's chat template exactly once; plain strings are
 taken as already templated and never wrapped again. Batches are left-padded. Constrained decoding uses
-:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls.
+:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls. Single-prompt
+calls reuse the KV cache of the prefix they share with the previous sequence
+(:mod:`formbound.models.prefix_cache`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from formbound.errors import ConfigError, DependencyError, GenerationError
 from formbound.models.base import Generation, Model, Prompt
 from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, backend_chain
+from formbound.models.prefix_cache import PrefixCache, cache_argument
 
 if TYPE_CHECKING:
     import torch
@@ -146,6 +149,10 @@ class TransformersModel(Model):
         whitespace_pattern: Whitespace allowed between JSON tokens under a JSON Schema constraint
             (``None``: the backend's default, which is unbounded).
         relax: Fall back to relaxed schemas when no backend compiles a JSON Schema.
+        prefix_reuse: Keep the KV cache of the last single-prompt generation and reuse the prefix the
+            next prompt shares with it (system prompt, instructions, few-shot examples, or the
+            conversation a re-ask extends); see :mod:`formbound.models.prefix_cache`. Greedy output is
+            the same as without it, up to floating-point ties.
 
     Attributes:
         model: The Hugging Face model (a ``peft.PeftModel`` once an adapter is loaded).
@@ -171,6 +178,7 @@ class TransformersModel(Model):
         backends: Sequence[str] | None = None,
         whitespace_pattern: str | None = DEFAULT_WHITESPACE,
         relax: bool = True,
+        prefix_reuse: bool = True,
         source: str | None = None,
     ) -> None:
         torch = _require_torch()
@@ -196,6 +204,7 @@ class TransformersModel(Model):
             relax=relax,
         )
         self._torch = torch
+        self.prefix = PrefixCache(getattr(self.model, "config", None)) if prefix_reuse else None
         self._adapters: dict[str, str] = {}
         self._active_adapter: str | None = None
         if adapter is not None:
@@ -212,6 +221,8 @@ class TransformersModel(Model):
 
         Adapters are loaded once and kept; switching back and forth does not reload the base model.
         """
+        if self.prefix is not None:
+            self.prefix.clear()  # cached states were computed with the other weights
         if path is None:
             self._active_adapter = None
             return
@@ -275,13 +286,23 @@ class TransformersModel(Model):
             from transformers import LogitsProcessorList
 
             kwargs["logits_processor"] = LogitsProcessorList([processor])
+        reused = 0
+        if self.prefix is not None and len(encoded) == 1:
+            kwargs[cache_argument()], reused = self.prefix.take(encoded[0], key=self._active_adapter)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[] if not self.device.startswith("cuda") else None):
             if seed is not None:
                 torch.manual_seed(seed)
-            with torch.inference_mode(), self._adapter_context():
-                output = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+            try:
+                with torch.inference_mode(), self._adapter_context():
+                    output = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+            except BaseException:
+                if self.prefix is not None:
+                    self.prefix.clear()  # a cache extended half-way names no known tokens
+                raise
         seconds = time.perf_counter() - start
+        if self.prefix is not None and len(encoded) == 1:
+            self.prefix.store(output[0].tolist())
         new = output[:, input_ids.shape[1] :].tolist()
         rows = [self._trim(ids, eos_ids) for ids in new]
         complete = processor.finish([r[-1] if r else -1 for r in rows]) if processor is not None else None
@@ -291,7 +312,7 @@ class TransformersModel(Model):
             if complete is not None:
                 stopped = stopped or complete[i]
             text_ids = ids[:-1] if ids and ids[-1] in eos_ids else ids
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {"prefix_tokens": reused} if reused else {}
             if compiled is not None:
                 extra["compile_seconds"] = compiled.seconds
                 if compiled.dropped:
