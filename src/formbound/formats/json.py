@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from formbound.constraints import Constraint
+from formbound.constraints.bounds import grammar_schema
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
 from formbound.formats.json_repair import json_candidates
-from formbound.formats.schema import SchemaValidator, grammar_schema
+from formbound.formats.schema import SchemaValidator
 
 __all__ = ["JsonSpec"]
 
