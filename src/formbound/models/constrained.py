@@ -104,10 +104,10 @@ class CompiledConstraint:
     closer: Closer | None = None
 
     def processor(
-        self, eos_token_ids: Iterable[int], max_new_tokens: int | None = None
+        self, eos_token_ids: Iterable[int], max_new_tokens: int | None = None, *, greedy: bool = False
     ) -> GrammarLogitsProcessor:
         """A fresh logits processor (new matcher state) over this compiled grammar."""
-        return make_processor(self, eos_token_ids, max_new_tokens)
+        return make_processor(self, eos_token_ids, max_new_tokens, greedy=greedy)
 
 
 class GrammarCompiler:

@@ -7,7 +7,8 @@ current state to an accepting one, found by :class:`Closer`), and
 * when the plan plus end-of-sequence fills what is left of the budget, allows only the plan's next token
   (then end-of-sequence): the output is complete and valid, and the row is marked ``forced_close``;
 * shortly before that (``margin`` tokens), allows only the model's best candidates after which the plan
-  still fits, so no single token can push the closing cost past the budget.
+  still fits, so no single token can push the closing cost past the budget (refusing the model's own
+  first choice there also counts as a forced close).
 
 The plan is greedy, not optimal: forced tokens first (``compute_ff_tokens``), then closing syntax, then
 the smallest values. It is an upper bound on the cost of closing, which is all the guarantee needs.
@@ -91,7 +92,11 @@ class Closer:
                 return None if m.is_error() else plan
             forced = [t for t in m.compute_ff_tokens() if t not in self.eos]
             if forced:
-                taken = forced[: max(0, m.consume_tokens(forced))]
+                taken = []
+                for token in forced:
+                    if not m.consume_token(token):
+                        break
+                    taken.append(token)
                 plan += taken
                 state = self.lex(state, taken)
                 if taken:
@@ -153,6 +158,8 @@ class BudgetGuard:
         eos: End-of-sequence token ids.
         margin: Tokens before the plan must start from which candidates are checked against the budget.
         every: Outside the margin, the plan is refreshed every ``every`` tokens.
+        greedy: Decoding is greedy: in the margin only the best candidate that keeps the budget is
+            searched for (sampling gets every one of the top :data:`TOP_K` that does).
     """
 
     def __init__(
@@ -164,6 +171,7 @@ class BudgetGuard:
         *,
         margin: int = 12,
         every: int = 4,
+        greedy: bool = False,
     ) -> None:
         self.closer = closer
         self.matcher = matcher
@@ -171,17 +179,23 @@ class BudgetGuard:
         self.eos = sorted(set(int(t) for t in eos))
         self.margin = margin
         self.every = every
+        self.greedy = greedy
         self.cost: int | None = None
         self.forced: list[int] | None = None
         self.forced_close = False
         self.state = (False, False)
         self._since = 0
+        self._margin_set = False
+        self._checked: dict[int, list[int]] = {}  # candidate -> plan after it, from the last step
+        self._plan: list[int] | None = None  # plan of the current state when known from the last step
 
     def consumed(self, token: int) -> None:
         """Record that ``token`` was emitted (after the matcher consumed it)."""
         self.remaining -= 1
         self._since += 1
         self.state = self.closer.lex(self.state, [token])
+        self._plan = self._checked.get(token)
+        self._checked = {}
         if self.forced:
             self.forced.pop(0)
 
@@ -196,9 +210,14 @@ class BudgetGuard:
         if not near:
             return
         self._since = 0
-        plan = self.closer.plan(self.matcher, self.state)
+        plan = self._plan if self._plan is not None else self.closer.plan(self.matcher, self.state)
         if plan is None:
             return
+        if not self._margin_set:
+            # A single token can open a value that costs about as much to close as the whole answer:
+            # start checking candidates that much earlier.
+            self.margin += len(plan)
+            self._margin_set = True
         self.cost = len(plan)
         if len(plan) + 1 >= r:
             more = _allows_more(row, self.eos) if not plan else True
@@ -208,20 +227,32 @@ class BudgetGuard:
             return
         if r > len(plan) + self.margin + 1:
             return
-        safe = [plan[0]] if plan else list(self.eos)
-        for token in _top_allowed(row, scores, TOP_K):
-            if token in safe:
-                continue
-            if token in self.eos:
+        closing = plan[:1] if plan else list(self.eos)
+        if plan:
+            self._checked[plan[0]] = plan[1:]
+        top = _top_allowed(row, scores, TOP_K)
+        safe: list[int] = []
+        for token in top:
+            if token in closing or token in self.eos:
+                ok = True
+            else:
+                trial = self.matcher.deep_copy()
+                after = (
+                    self.closer.plan(trial, self.closer.lex(self.state, [token]))
+                    if trial.consume_token(token)
+                    else None
+                )
+                ok = after is not None and len(after) + 1 <= r - 1
+                if ok and after is not None:
+                    self._checked[token] = after
+            if ok:
                 safe.append(token)
-                continue
-            trial = self.matcher.deep_copy()
-            if not trial.consume_token(token):
-                continue
-            after = self.closer.plan(trial, self.closer.lex(self.state, [token]))
-            if after is not None and len(after) + 1 <= r - 1:
-                safe.append(token)
-        set_only(row, safe)
+                if self.greedy:
+                    break  # the best candidate that keeps the budget is the one greedy decoding takes
+        if not safe:
+            safe = closing
+        if set_only(row, safe) and top and top[0] not in safe:
+            self.forced_close = True  # the model's own choice was refused for the budget's sake
 
 
 def _allows_more(row: torch.Tensor, eos: Sequence[int]) -> bool:

@@ -72,13 +72,13 @@ class _Rows:
 class _LLGuidanceRows(_Rows):
     def __init__(
         self, template: Any, batch: int, vocab_size: int, budget: int | None, closer: Closer | None,
-        eos: Iterable[int],
+        eos: Iterable[int], greedy: bool,
     ) -> None:  # fmt: skip
         self.matchers = [template.deep_copy() for _ in range(batch)]
         self.words = (vocab_size + 31) // 32
         if budget is not None and closer is not None:
             eos = list(eos)
-            self.guards = [BudgetGuard(closer, m, budget, eos) for m in self.matchers]
+            self.guards = [BudgetGuard(closer, m, budget, eos, greedy=greedy) for m in self.matchers]
 
     def fill(self, row: int, bitmask: torch.Tensor) -> None:
         target = bitmask[row]
@@ -151,9 +151,15 @@ class GrammarLogitsProcessor:
     """
 
     def __init__(
-        self, compiled: CompiledConstraint, eos_token_ids: Iterable[int], max_new_tokens: int | None = None
+        self,
+        compiled: CompiledConstraint,
+        eos_token_ids: Iterable[int],
+        max_new_tokens: int | None = None,
+        *,
+        greedy: bool = False,
     ) -> None:
         self.compiled = compiled
+        self.greedy = greedy
         self.eos_token_ids = frozenset(int(t) for t in eos_token_ids)
         self.max_new_tokens = max_new_tokens
         self.rows: _Rows | None = None
@@ -166,7 +172,7 @@ class GrammarLogitsProcessor:
         if c.backend == "llguidance":
             closer = c.closer if self.max_new_tokens is not None else None
             return _LLGuidanceRows(
-                c.artefact, batch, c.vocab_size, self.max_new_tokens, closer, self.eos_token_ids
+                c.artefact, batch, c.vocab_size, self.max_new_tokens, closer, self.eos_token_ids, self.greedy
             )
         if c.backend == "outlines_core":
             return _OutlinesCoreRows(c.artefact, batch, c.vocab_size)
@@ -230,7 +236,18 @@ class GrammarLogitsProcessor:
 
 
 def make_processor(
-    compiled: CompiledConstraint, eos_token_ids: Iterable[int], max_new_tokens: int | None = None
+    compiled: CompiledConstraint,
+    eos_token_ids: Iterable[int],
+    max_new_tokens: int | None = None,
+    *,
+    greedy: bool = False,
 ) -> GrammarLogitsProcessor:
-    """A fresh per-call processor for ``compiled`` (see the module docstring for the protocol)."""
-    return GrammarLogitsProcessor(compiled, eos_token_ids, max_new_tokens)
+    """A fresh per-call processor for ``compiled`` (see the module docstring for the protocol).
+
+    Args:
+        compiled: From :meth:`formbound.models.constrained.GrammarCompiler.compile`.
+        eos_token_ids: Tokens that end a row.
+        max_new_tokens: The token budget; with llguidance, turns on forced completion near the limit.
+        greedy: Decoding is greedy (the budget guard then checks fewer candidates per step).
+    """
+    return GrammarLogitsProcessor(compiled, eos_token_ids, max_new_tokens, greedy=greedy)

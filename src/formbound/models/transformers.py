@@ -259,7 +259,8 @@ class TransformersModel(Model):
         encoded = [self._encode(p) for p in prompts]
         input_ids, attention = self._pad(encoded)
         eos_ids = self._eos_ids()
-        processor = compiled.processor(eos_ids, max_new_tokens) if compiled is not None else None
+        greedy = temperature == 0
+        processor = compiled.processor(eos_ids, max_new_tokens, greedy=greedy) if compiled else None
         config = self._generation_config(max_new_tokens, temperature, eos_ids)
         kwargs: dict[str, Any] = {"generation_config": config}
         if processor is not None:
