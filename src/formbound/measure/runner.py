@@ -110,6 +110,7 @@ class _Item:
     messages: list[dict[str, str]]
     texts: list[str] = field(default_factory=list)
     finish: list[str] = field(default_factory=list)
+    forced: list[bool] = field(default_factory=list)
     prompt_tokens: int = 0
     generated_tokens: int = 0
     seconds: float = 0.0
@@ -141,6 +142,7 @@ def _record(task_set: TaskSet, strategy: Strategy, item: _Item) -> Record:
         reasks=len(item.texts) - 1,
         route=item.route,
         chosen=item.chosen if item.chosen < 0 else item.chosen - len(item.texts),
+        forced_close=bool(item.forced) and item.forced[item.chosen],
     )
     if item.error is None:
         rec.syntax_valid = rec.schema_valid = True
@@ -208,6 +210,7 @@ def _generate(
     for item, gen in zip(items, [memo[k] for k in keys], strict=True):
         item.texts.append(gen.text)
         item.finish.append(gen.finish_reason)
+        item.forced.append(bool(gen.extra.get("forced_close")))
         item.prompt_tokens += gen.prompt_tokens
         item.generated_tokens += gen.generated_tokens
         item.seconds += gen.seconds
