@@ -152,8 +152,7 @@ def main() -> None:
                 got = leaves(value)
                 s["ok"] += sum(got.get(k) == v for k, v in want.items())
             rows.append((index, route, g.finish_reason, g.extra.get("forced_close"), g.text))
-    for row in rows:
-        print(row)
+            print(rows[-1], f"{seconds:.1f} s", flush=True)
     print(
         f"\n# runaway benchmark: default model, greedy, {args.max_new_tokens} new tokens, "
         f"{args.limit} prompts\n"
