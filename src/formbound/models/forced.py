@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BudgetGuard", "Closer"]
 
-_OUTSIDE = ("}", "]", "0", "null", "false", "true", '""', "[]", "{}", '"', ",", ":", " ", "1", "-", "a")
+# "," before "0": after a number, closing or moving on is shorter than growing the number digit by digit
+_OUTSIDE = ("}", "]", ",", "0", "null", "false", "true", '""', "[]", "{}", '"', ":", " ", "1", "-", "a")
 _INSIDE = ('"', "a", "x", "0", "_", " ", "e")
 #: Best-scored candidates checked per step in the margin before the plan must start.
 TOP_K = 4
