@@ -48,7 +48,8 @@ def main() -> None:
     from outlines.types import JsonSchema
 
     from formbound.models import load
-    from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, _with_llg_whitespace
+    from formbound.models.backends import with_llg_whitespace as _with_llg_whitespace
+    from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     spec, chats = contacts_prompts(args.prompts)

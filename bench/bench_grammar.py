@@ -198,7 +198,7 @@ class _Route:
         import torch
 
         compiled = self.compiler.compile(fb.Spec.json(schema).constraint())
-        rows = compiled.new_rows(1)
+        rows = compiled.processor([self.hf.eos_token_id])._new_rows(1)
         rows.fill(0, torch.zeros((1, rows.words), dtype=torch.int32))
         return compiled, compiled.route
 
@@ -222,7 +222,7 @@ class _Route:
             return bool(matcher.consume_tokens(tokens) and matcher.is_accepting())
         if backend == "outlines_core":
             return _guide_accepts(handle.artefact, tokens)
-        rows = handle.new_rows(1)
+        rows = handle.processor([self.hf.eos_token_id])._new_rows(1)
         try:
             for t in tokens:
                 rows.consume(0, t)

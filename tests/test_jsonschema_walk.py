@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import formbound as fb
+from formbound._schema_walk import walk_schemas
+from formbound.constraints.bounds import grammar_schema
 from formbound.errors import SpecWarning
-from formbound.formats.jsonschema import SchemaValidator, grammar_schema, render_shape
-from formbound.formats.jsonschema.walk import walk_schemas
+from formbound.formats.jsonschema import SchemaValidator, render_shape
 
 KEYWORDS = [
     "type", "properties", "items", "enum", "const", "default", "examples", "required", "$ref", "$defs",

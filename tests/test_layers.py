@@ -15,7 +15,13 @@ ROOT = Path(formbound.__file__).parent
 
 #: Lowest first. A module belongs to the first layer whose prefix matches its dotted name.
 LAYERS: list[tuple[str, ...]] = [
-    ("formbound._util", "formbound._atomic", "formbound._version", "formbound.errors"),
+    (
+        "formbound._util",
+        "formbound._atomic",
+        "formbound._version",
+        "formbound._schema_walk",
+        "formbound.errors",
+    ),
     ("formbound.constraints",),
     ("formbound.formats", "formbound.spec", "formbound.enforce"),
     ("formbound.prompts", "formbound.models", "formbound.hooks"),

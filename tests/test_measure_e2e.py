@@ -27,3 +27,8 @@ def test_evaluate_tiny_model_raw_and_constrained(shared_tiny_model: Any, tmp_pat
     data = json.loads((out / "report.json").read_text())
     assert data["meta"]["model"]["name"] == "tiny"
     assert data["metrics"]["raw"]["n"] == 2
+    # forced closes are counted next to truncations, and a forced close is a finished answer
+    assert data["metrics"]["constrained"]["forced_close"]["k"] == sum(r.forced_close for r in constrained)
+    assert not any(r.forced_close and r.truncated for r in constrained)
+    md = "\n".join(p.read_text() for p in out.glob("*.md"))
+    assert "| forced close |" in md or "forced close" in md

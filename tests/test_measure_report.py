@@ -44,7 +44,8 @@ def test_report_files(run_dir: Path) -> None:
     assert 0 <= raw["schema_valid"]["low"] <= 0.5 <= raw["schema_valid"]["high"] <= 1
     md = (run_dir / "report.md").read_text()
     assert "| `raw` | 4 | 50% [" in md
-    assert "| `raw` | syntax | json_syntax | 2 | p-05 |" in md  # taxonomy row with its first example
+    assert "| `raw` | syntax | json_syntax | 1 | p-05 |" in md  # taxonomy row with its first example
+    assert "| `raw` | syntax | truncated | 1 | p-06 |" in md  # cut off by the token limit: its own kind
     assert "| `/age` |" in md  # per-field table
     for chart in ("validity.png", "latency.png"):
         assert (run_dir / chart).read_bytes().startswith(PNG)

@@ -256,6 +256,7 @@ class StrategyMetrics:
         field_accuracy: Share of gold leaves matched over all items (JSON/YAML; ``None`` for SQL).
         per_field: Per-field match counts, array indexes pooled (``/items/*/name``).
         truncated: Items whose final generation stopped at the token limit.
+        forced_close: Items whose final generation the budget guard closed near the token limit.
         reasks: Re-asks used, in total.
         latency_p50 / latency_p95: Seconds per item (all attempts together).
         tokens_per_second: Generated tokens over generation seconds, all items together.
@@ -284,6 +285,7 @@ class StrategyMetrics:
     errors: list[ErrorKind] = field(default_factory=list)
     wrong_causes: dict[str, int] = field(default_factory=dict)
     wrong_examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forced_close: Rate = field(default_factory=lambda: Rate(0, 0))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -301,8 +303,9 @@ class StrategyMetrics:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StrategyMetrics:
         kwargs = dict(data)
-        for key in ("syntax_valid", "schema_valid", "correct", "truncated"):
-            kwargs[key] = Rate.from_dict(kwargs[key])
+        for key in ("syntax_valid", "schema_valid", "correct", "truncated", "forced_close"):
+            if key in kwargs:
+                kwargs[key] = Rate.from_dict(kwargs[key])
         kwargs["per_field"] = {k: Rate.from_dict(v) for k, v in kwargs.get("per_field", {}).items()}
         kwargs["errors"] = [ErrorKind(**e) for e in kwargs.get("errors", [])]
         known = set(cls.__dataclass_fields__)
@@ -356,6 +359,7 @@ def summarise(
         field_accuracy=(field_ok / field_total if field_total else None) if has_fields else None,
         per_field={k: Rate(v[0], v[1]) for k, v in sorted(per_field.items())},
         truncated=Rate(sum(r.truncated for r in records), n),
+        forced_close=Rate(sum(r.forced_close for r in records), n),
         reasks=sum(r.reasks for r in records),
         latency_p50=percentile(seconds, 50),
         latency_p95=percentile(seconds, 95),

@@ -37,6 +37,8 @@ class Record:
         correct: Whole-answer match with gold (exact object / same query result); ``None`` unscored.
         fields: Per-leaf matches for JSON/YAML answers (``None`` for SQL).
         wrong: For valid answers, each wrong field: ``{"path", "gold", "pred", "cause"}``.
+        forced_close: The generation handed on was closed by the budget guard near the token limit
+            (valid, but the model did not finish by itself).
     """
 
     strategy: str
@@ -58,6 +60,7 @@ class Record:
     fields: dict[str, bool] | None = None
     wrong: list[dict[str, Any]] = field(default_factory=list)
     chosen: int = -1
+    forced_close: bool = False
 
     @property
     def truncated(self) -> bool:

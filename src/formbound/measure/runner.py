@@ -127,6 +127,7 @@ def _record(
         reasks=len(gens) - 1,
         route=gens[-1].route if gens else None,
         chosen=-1 if len(gens) <= 1 else outcome.chosen - len(gens),
+        forced_close=bool(gens) and bool(gens[outcome.chosen].extra.get("forced_close")),
     )
     if not isinstance(outcome, EnforcementError):
         rec.syntax_valid = rec.schema_valid = True

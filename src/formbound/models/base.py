@@ -34,7 +34,8 @@ class Generation:
         extra: Source-specific facts: ``compile_seconds`` (grammar compile time on a cache miss),
             ``dropped`` (keywords a relaxed route removed), ``unenforced`` (keywords the backend ignores),
             ``retries`` and ``budget`` (set by ``generate_with_retry``), ``fallback`` (why a served model
-            answered unconstrained).
+            answered unconstrained), ``forced_close`` (True when the budget guard forced the shortest
+            completion near the token limit: the output is valid, but the model did not finish it).
     """
 
     text: str

@@ -275,11 +275,12 @@ class TransformersModel(Model):
         if not prompts:
             return []
         torch = self._torch
-        compiled = self.compiler.compile(constraint) if constraint is not None else None
+        compiled = self.compiler.compile(constraint, max_new_tokens) if constraint is not None else None
         encoded = [self._encode(p) for p in prompts]
         input_ids, attention = self._pad(encoded)
         eos_ids = self._eos_ids()
-        processor = compiled.processor(eos_ids) if compiled is not None else None
+        greedy = temperature == 0
+        processor = compiled.processor(eos_ids, max_new_tokens, greedy=greedy) if compiled else None
         config = self._generation_config(max_new_tokens, temperature, eos_ids)
         kwargs: dict[str, Any] = {"generation_config": config}
         if processor is not None:
@@ -306,6 +307,7 @@ class TransformersModel(Model):
         new = output[:, input_ids.shape[1] :].tolist()
         rows = [self._trim(ids, eos_ids) for ids in new]
         complete = processor.finish([r[-1] if r else -1 for r in rows]) if processor is not None else None
+        forced = processor.forced_close if processor is not None else None
         results: list[Generation] = []
         for i, ids in enumerate(rows):
             stopped = bool(ids) and ids[-1] in eos_ids
@@ -319,6 +321,7 @@ class TransformersModel(Model):
                     extra["dropped"] = list(compiled.dropped)
                 if compiled.unenforced:
                     extra["unenforced"] = list(compiled.unenforced)
+                extra["forced_close"] = bool(forced and forced[i])
             results.append(
                 Generation(
                     text=self.tokenizer.decode(text_ids, skip_special_tokens=True),

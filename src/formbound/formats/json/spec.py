@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from formbound.constraints import Constraint
+from formbound.constraints.bounds import grammar_schema
 from formbound.errors import EnforcementError, Issue, SpecError
 from formbound.formats.base import Candidate, Spec
 from formbound.formats.json.parse import strict_parse, surrogate_issue
 from formbound.formats.json.pydantic_spec import dump_model, dump_typed, validate_adapted, validate_model
 from formbound.formats.json.scan import ScanFailed, json_candidates
-from formbound.formats.jsonschema import SchemaValidator, grammar_schema
+from formbound.formats.jsonschema import SchemaValidator
 
 __all__ = ["JsonSpec"]
 
@@ -33,7 +34,9 @@ class JsonSpec(Spec):
         strict: For a pydantic model: refuse values that pydantic would convert (``"36"`` for an int,
             ``"yes"`` for a bool) or keys it would drop. By default (``False``) such values are accepted
             and each change is reported as the repair ``coerce`` in ``Result.repairs``.
-        max_string_length, max_items: bounds added to the decoding grammar where the schema has none.
+        max_string_length, max_items: fixed bounds added to the decoding grammar where the schema has none
+            (default none: a fixed string bound rejects valid long strings; arrays are bounded per
+            generation from the token budget, and forced completion closes a value near the limit).
         registry: a :class:`referencing.Registry` with the schemas ``$ref`` may reach outside this one;
             by default nothing outside it (and the bundled draft metaschemas) is reachable or fetched.
     """
@@ -46,8 +49,8 @@ class JsonSpec(Spec):
         schema: Any = None,
         *,
         strict: bool = False,
-        max_string_length: int | None = 256,
-        max_items: int | None = 32,
+        max_string_length: int | None = None,
+        max_items: int | None = None,
         registry: Any = None,
     ) -> None:
         self.validator = SchemaValidator({} if schema is None else schema, registry=registry)
@@ -173,9 +176,9 @@ class JsonSpec(Spec):
         d: dict[str, Any] = {"format": "json", "schema": self.schema}
         if self.strict:
             d["strict"] = True
-        if self.max_string_length != 256:
+        if self.max_string_length is not None:
             d["max_string_length"] = self.max_string_length
-        if self.max_items != 32:
+        if self.max_items is not None:
             d["max_items"] = self.max_items
         return d
 

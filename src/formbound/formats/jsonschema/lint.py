@@ -12,9 +12,9 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
+from formbound._schema_walk import walk_schemas
 from formbound._util import suggest
 from formbound.errors import SpecError, SpecWarning
-from formbound.formats.jsonschema.walk import walk_schemas
 
 __all__ = ["check_looks_like_schema", "known_keywords", "warn_unknown_keywords"]
 

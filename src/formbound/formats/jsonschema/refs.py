@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
-from formbound.formats.jsonschema.walk import walk_schemas
+from formbound._schema_walk import walk_schemas
 
 __all__ = ["ref_target", "resolve_local"]
 

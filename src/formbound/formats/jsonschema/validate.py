@@ -22,11 +22,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from formbound._schema_walk import subschemas
 from formbound.errors import DependencyError, EnforcementError, Issue, SpecError
 from formbound.formats.jsonschema.formats import format_checker
 from formbound.formats.jsonschema.keywords import pattern_budget, safe_validator_class
 from formbound.formats.jsonschema.lint import check_looks_like_schema, warn_unknown_keywords
-from formbound.formats.jsonschema.walk import subschemas
 
 __all__ = ["SchemaValidator", "json_pointer", "refusing_registry"]
 

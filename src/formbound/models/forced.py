@@ -1,0 +1,269 @@
+"""Forced completion near the token limit, over an llguidance matcher.
+
+A grammar keeps every prefix valid but cannot make a model stop. :class:`BudgetGuard` watches one row's
+remaining token budget: it keeps a *closing plan* (a short token sequence that takes the matcher from its
+current state to an accepting one, found by :class:`Closer`), and
+
+* when the plan plus end-of-sequence fills what is left of the budget, allows only the plan's next token
+  (then end-of-sequence): the output is complete and valid, and the row is marked ``forced_close``;
+* shortly before that (``margin`` tokens), allows only the model's best candidates after which the plan
+  still fits, so no single token can push the closing cost past the budget (refusing the model's own
+  first choice there also counts as a forced close).
+
+The plan is greedy, not optimal: forced tokens first (``compute_ff_tokens``), then closing syntax, then
+the smallest values. It is an upper bound on the cost of closing, which is all the guarantee needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["BudgetGuard", "Closer"]
+
+# "," before "0": after a number, closing or moving on is shorter than growing the number digit by digit
+_OUTSIDE = ("}", "]", ",", "0", "null", "false", "true", '""', "[]", "{}", '"', ":", " ", "1", "-", "a")
+_INSIDE = ('"', "a", "x", "0", "_", " ", "e")
+#: Best-scored candidates checked per step in the margin before the plan must start.
+TOP_K = 4
+
+
+def _bit(mask: bytes, token: int) -> bool:
+    byte = token >> 3
+    return byte < len(mask) and bool(mask[byte] >> (token & 7) & 1)
+
+
+def _json_lex(state: tuple[bool, bool], data: bytes) -> tuple[bool, bool]:
+    """(inside a string, after a backslash) after ``data``."""
+    inside, escaped = state
+    for ch in data:
+        if escaped:
+            escaped = False
+        elif inside and ch == 0x5C:
+            escaped = True
+        elif ch == 0x22:
+            inside = not inside
+    return inside, escaped
+
+
+class Closer:
+    """Plans the shortest closing sequence it can find for llguidance matchers of one tokenizer.
+
+    Args:
+        lltok: The ``llguidance.LLTokenizer``.
+        json_mode: The grammar is JSON (closing syntax depends on being inside a string or not).
+        max_steps: A plan longer than this is not searched for (the guard then does not force).
+    """
+
+    def __init__(self, lltok: Any, *, json_mode: bool, max_steps: int = 160) -> None:
+        self.lltok = lltok
+        self.json_mode = json_mode
+        self.max_steps = max_steps
+        by_bytes: dict[bytes, int] = {}
+        wanted = {s.encode() for s in (*_OUTSIDE, *_INSIDE)}
+        for token in range(lltok.vocab_size):
+            if lltok.is_special_token(token):
+                continue
+            data = lltok.decode_bytes([token])
+            if data in wanted and data not in by_bytes:
+                by_bytes[data] = token
+        self.outside = [by_bytes[s.encode()] for s in _OUTSIDE if s.encode() in by_bytes]
+        self.inside = [by_bytes[s.encode()] for s in _INSIDE if s.encode() in by_bytes]
+        self.eos = set(lltok.eos_tokens)
+
+    def lex(self, state: tuple[bool, bool], tokens: Iterable[int]) -> tuple[bool, bool]:
+        if not self.json_mode:
+            return state
+        return _json_lex(state, self.lltok.decode_bytes(list(tokens)))
+
+    def plan(self, matcher: Any, state: tuple[bool, bool] = (False, False)) -> list[int] | None:
+        """Tokens from ``matcher``'s state to an accepting one (``[]`` when it accepts already).
+
+        ``None`` when no plan of at most ``max_steps`` tokens was found. ``matcher`` is not modified.
+        """
+        if matcher.is_accepting() or matcher.is_stopped():
+            return []
+        m = matcher.deep_copy()
+        plan: list[int] = []
+        while len(plan) < self.max_steps:
+            if m.is_accepting() or m.is_stopped() or m.is_error():
+                return None if m.is_error() else plan
+            forced = [t for t in m.compute_ff_tokens() if t not in self.eos]
+            if forced:
+                taken = []
+                for token in forced:
+                    if not m.consume_token(token):
+                        break
+                    taken.append(token)
+                plan += taken
+                state = self.lex(state, taken)
+                if taken:
+                    continue
+            mask = m.compute_bitmask()
+            prefs = self.inside if state[0] else self.outside
+            choice = next((t for t in prefs if _bit(mask, t)), None)
+            if choice is None:
+                choice = _first_allowed(mask, self.eos)
+                if choice is None:
+                    return None
+            if not m.consume_token(choice):
+                return None
+            plan.append(choice)
+            state = self.lex(state, [choice])
+        return None
+
+
+def _first_allowed(mask: bytes, skip: set[int]) -> int | None:
+    for byte, value in enumerate(mask):
+        if value:
+            for bit in range(8):
+                token = byte * 8 + bit
+                if value >> bit & 1 and token not in skip:
+                    return token
+    return None
+
+
+def _allowed(row: torch.Tensor, token: int) -> bool:
+    word, bit = divmod(int(token), 32)
+    return word < row.numel() and bool(int(row[word]) >> bit & 1)
+
+
+def set_only(row: torch.Tensor, tokens: Sequence[int]) -> bool:
+    """Make ``row`` (int32 words of a token bitmask) allow only those of ``tokens`` it allows now.
+
+    Returns:
+        False (and ``row`` unchanged) when it allows none of them.
+    """
+    tokens = [t for t in tokens if _allowed(row, t)]
+    if not tokens:
+        return False
+    row.zero_()
+    for token in tokens:
+        word, bit = divmod(int(token), 32)
+        if word < row.numel():
+            value = int(row[word]) & 0xFFFFFFFF | (1 << bit)
+            row[word] = value - (1 << 32) if value >= 1 << 31 else value
+    return True
+
+
+class BudgetGuard:
+    """One row's forced-completion state (see the module docstring).
+
+    Args:
+        closer: The planner for this tokenizer.
+        matcher: The row's llguidance matcher (read, never advanced here).
+        budget: The row's ``max_new_tokens``.
+        eos: End-of-sequence token ids.
+        margin: Tokens before the plan must start from which candidates are checked against the budget.
+        every: Outside the margin, the plan is refreshed every ``every`` tokens.
+        greedy: Decoding is greedy: in the margin only the best candidate that keeps the budget is
+            searched for (sampling gets every one of the top :data:`TOP_K` that does).
+    """
+
+    def __init__(
+        self,
+        closer: Closer,
+        matcher: Any,
+        budget: int,
+        eos: Iterable[int],
+        *,
+        margin: int = 12,
+        every: int = 4,
+        greedy: bool = False,
+    ) -> None:
+        self.closer = closer
+        self.matcher = matcher
+        self.remaining = budget
+        self.eos = sorted(set(int(t) for t in eos))
+        self.margin = margin
+        self.every = every
+        self.greedy = greedy
+        self.cost: int | None = None
+        self.forced: list[int] | None = None
+        self.forced_close = False
+        self.state = (False, False)
+        self._since = 0
+        self._margin_set = False
+        self._checked: dict[int, list[int]] = {}  # candidate -> plan after it, from the last step
+        self._plan: list[int] | None = None  # plan of the current state when known from the last step
+
+    def consumed(self, token: int) -> None:
+        """Record that ``token`` was emitted (after the matcher consumed it)."""
+        self.remaining -= 1
+        self._since += 1
+        self.state = self.closer.lex(self.state, [token])
+        self._plan = self._checked.get(token)
+        self._checked = {}
+        if self.forced:
+            self.forced.pop(0)
+
+    def restrict(self, row: torch.Tensor, scores: torch.Tensor) -> None:
+        """Narrow ``row`` (the grammar's bitmask for this step) so the output can close in budget."""
+        r = self.remaining
+        if self.forced is not None:
+            if not set_only(row, self.forced[:1] or self.eos):
+                self.forced = None  # the plan went stale (cannot happen with a sound plan): stop forcing
+            return
+        near = self.cost is None or r <= self.cost + self.margin + 1 or self._since >= self.every
+        if not near:
+            return
+        self._since = 0
+        plan = self._plan if self._plan is not None else self.closer.plan(self.matcher, self.state)
+        if plan is None:
+            return
+        if not self._margin_set:
+            # A single token can open a value that costs about as much to close as the whole answer:
+            # start checking candidates that much earlier.
+            self.margin += len(plan)
+            self._margin_set = True
+        self.cost = len(plan)
+        if len(plan) + 1 >= r:
+            more = _allows_more(row, self.eos) if not plan else True
+            if set_only(row, plan[:1] or self.eos):
+                self.forced = plan
+                self.forced_close = self.forced_close or more
+            return
+        if r > len(plan) + self.margin + 1:
+            return
+        closing = plan[:1] if plan else list(self.eos)
+        if plan:
+            self._checked[plan[0]] = plan[1:]
+        top = _top_allowed(row, scores, TOP_K)
+        safe: list[int] = []
+        for token in top:
+            if token in closing or token in self.eos:
+                ok = True
+            else:
+                trial = self.matcher.deep_copy()
+                after = (
+                    self.closer.plan(trial, self.closer.lex(self.state, [token]))
+                    if trial.consume_token(token)
+                    else None
+                )
+                ok = after is not None and len(after) + 1 <= r - 1
+                if ok and after is not None:
+                    self._checked[token] = after
+            if ok:
+                safe.append(token)
+                if self.greedy:
+                    break  # the best candidate that keeps the budget is the one greedy decoding takes
+        if not safe:
+            safe = closing
+        if set_only(row, safe) and top and top[0] not in safe:
+            self.forced_close = True  # the model's own choice was refused for the budget's sake
+
+
+def _allows_more(row: torch.Tensor, eos: Sequence[int]) -> bool:
+    count = int(sum(bin(int(w) & 0xFFFFFFFF).count("1") for w in row.tolist()))
+    return count > sum(1 for t in eos if (int(row[t // 32]) >> (t % 32)) & 1)
+
+
+def _top_allowed(row: torch.Tensor, scores: torch.Tensor, k: int) -> list[int]:
+    from formbound.models.masking import apply_bitmask
+
+    masked = apply_bitmask(scores.unsqueeze(0), row.unsqueeze(0))[0]
+    values, indices = masked.topk(min(k, masked.numel()))
+    return [int(i) for v, i in zip(values.tolist(), indices.tolist(), strict=True) if v != float("-inf")]
