@@ -1,34 +1,37 @@
 """OpenAICompatModel against a fake OpenAI-compatible server on 127.0.0.1, and against a real one.
 
-The fake server (stdlib ``http.server`` in a thread) records every request and answers through a
-per-test ``behave`` function, so request shapes, retries, timeouts, fallbacks and the concurrency bound
-are checked without a model. The ``real_model`` test starts llama-cpp-python's server on the default
-model's GGUF.
+The fake server (``tests/_openai_fake.py``) records every request and answers through a per-test
+``behave`` function, so request shapes, retries, timeouts, fallbacks, the ``on_unsupported`` policy and
+the concurrency bound are checked without a model. The ``real_model`` tests start llama-cpp-python's
+server on the default model's GGUF, and drive it both by URL and through an ``openai`` SDK client.
 """
 
 from __future__ import annotations
 
+import email.utils
 import importlib.util
 import json
+import logging
 import os
-import socket
+import pickle
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from _openai_fake import FakeServer, Reply, default_reply, free_port
 
 from formbound.constraints import Constraint
 from formbound.errors import ConfigError, EnforcementError, GenerationError
-from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+from formbound.models.openai_compat import OpenAICompatModel, transport
+from formbound.models.openai_compat.transport import retry_after_seconds
 
 SCHEMA = {
     "title": "Person record",
@@ -40,132 +43,17 @@ SCHEMA = {
 CHAT = [{"role": "user", "content": "Give me a person as JSON."}]
 
 
-# ------------------------------------------------------------------ the fake server
-@dataclass
-class Reply:
-    """What the fake server answers: a status, a JSON body (or raw bytes), headers, a delay."""
-
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False  # close the connection without answering
-
-
-def default_reply(path: str, body: dict[str, Any]) -> Reply:
-    """A well-formed completion whose text and usage are derived from the request."""
-    if path.endswith("/chat/completions"):
-        prompt_text = " ".join(m["content"] for m in body["messages"])
-        text = json.dumps({"echo": body["messages"][-1]["content"]})
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
-    else:
-        prompt_text = body["prompt"]
-        text = json.dumps({"echo": prompt_text})
-        choice = {"index": 0, "text": text}
-    choice["finish_reason"] = "length" if body["max_tokens"] < 8 else "stop"
-    usage = {"prompt_tokens": len(prompt_text.split()), "completion_tokens": len(text)}
-    return Reply(body={"id": "x", "object": "completion", "choices": [choice], "usage": usage})
-
-
-class QuietServer(ThreadingHTTPServer):
-    """Does not print a traceback when a client hung up first (the timeout tests do that on purpose)."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
-
-
-class FakeServer:
-    """Records requests (path, headers, JSON body) and tracks how many were in flight at once."""
-
-    def __init__(self, owned_by: str = "vllm", models: tuple[str, ...] = ("served-model",)) -> None:
-        self.owned_by = owned_by
-        self.models = models
-        self.behave: Callable[[str, dict[str, Any], int], Reply] = lambda p, b, n: default_reply(p, b)
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.gets: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-                return
-
-            def _send(self, reply: Reply) -> None:
-                if reply.drop:
-                    self.close_connection = True
-                    return
-                raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def do_GET(self) -> None:
-                fake.gets.append(self.path)
-                if self.path != "/v1/models":
-                    self._send(Reply(404, {"error": {"message": "not found"}}))
-                    return
-                data = [{"id": m, "object": "model", "owned_by": fake.owned_by} for m in fake.models]
-                self._send(Reply(body={"object": "list", "data": data}))
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake._lock:
-                    fake.requests.append((self.path, dict(self.headers), body))
-                    n = len(fake.requests)
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    reply = fake.behave(self.path, body, n)
-                    time.sleep(reply.delay)
-                finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
-                self._send(reply)
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [b for _, _, b in self.requests]
-
-
 @pytest.fixture
 def server() -> Iterator[FakeServer]:
-    clear_probe_cache()
     fake = FakeServer()
     yield fake
     fake.close()
-    clear_probe_cache()
 
 
 def make(server: FakeServer, **options: Any) -> OpenAICompatModel:
     options.setdefault("backoff_s", 0.01)
     options.setdefault("timeout_s", 5.0)
     return OpenAICompatModel("served-model", base_url=server.url, **options)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------ request and answer mapping
@@ -335,17 +223,23 @@ def test_a_schema_without_title_is_named_output(server: FakeServer) -> None:
         ("someone-else", "openai", "openai:response_format"),
     ],
 )
-def test_auto_detects_the_server_kind_once_and_caches_it(
+def test_auto_detects_the_server_kind_once_per_instance(
     server: FakeServer, owned_by: str, kind: str, route: str
 ) -> None:
     server.owned_by = owned_by
     model = make(server)
+    assert model.info()["detected_kind"] is None
     first = model.generate([CHAT], constraint=JSON_C)
-    second = make(server).generate([CHAT], constraint=JSON_C)  # another instance, same server
-    assert server.gets == ["/v1/models"]
+    second = model.generate([CHAT, CHAT], constraint=JSON_C)
+    assert server.gets == ["/v1/models"]  # asked once, however many batches
     assert model.detect_server_kind() == kind
-    assert first[0].route == second[0].route == route
+    assert first[0].route == second[0].route == second[1].route == route
     assert model.info()["detected_kind"] == kind
+    # the cache is the instance's: a new instance (say, after the server was replaced) asks again
+    server.owned_by = "vllm"
+    (third,) = make(server).generate([CHAT], constraint=JSON_C)
+    assert server.gets == ["/v1/models", "/v1/models"]
+    assert third.route == "vllm:response_format"
 
 
 def test_empty_model_name_uses_the_first_model_the_server_lists(server: FakeServer) -> None:
@@ -437,7 +331,6 @@ def test_a_slow_server_times_out_quickly_with_a_clear_error(server: FakeServer) 
 
 
 def test_an_unreachable_server_fails_fast_with_a_clear_error() -> None:
-    clear_probe_cache()
     url = f"http://127.0.0.1:{free_port()}/v1"
     model = OpenAICompatModel("m", base_url=url, retries=3, timeout_s=30)
     start = time.perf_counter()
@@ -624,7 +517,6 @@ def test_real_llama_cpp_server_with_and_without_the_schema(llama_server: str) ->
     from formbound.enforce import enforce
     from formbound.spec import Spec
 
-    clear_probe_cache()
     spec = Spec.json(LLAMA_SCHEMA)
     model = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     assert model.detect_server_kind() == "llama-cpp-python"
@@ -660,7 +552,6 @@ def test_the_same_eval_runs_in_process_and_against_the_server(llama_server: str,
     in-process copy is dequantized, so answers may differ a little; validity must not)."""
     from formbound.measure import evaluate
 
-    clear_probe_cache()
     tasks = Path(__file__).parents[1] / "schemas" / "contacts"
     served = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     reports = {

@@ -5,7 +5,8 @@
   (nothing is downloaded at run time);
 * a ``.gguf`` file — transformers with ``gguf_file=``;
 * ``"openai:MODEL"`` — a server speaking the OpenAI API (:mod:`formbound.models.openai_compat`; ``MODEL``
-  may be empty to take the server's first model; ``base_url=`` and the other options go to the server client).
+  may be empty to take the server's first model; ``base_url=`` and the other options go to the server client);
+* :func:`from_openai` — an ``openai.OpenAI`` / ``openai.AsyncOpenAI`` client you already hold.
 
 Every source returns a :class:`Model`; callers never branch on the source.
 """
@@ -22,9 +23,19 @@ from typing import Any
 from formbound._util import suggest
 from formbound.errors import ConfigError
 from formbound.models.base import Generation, Message, Model, Prompt
+from formbound.models.openai_compat import from_openai
 from formbound.models.retry import generate_with_retry
 
-__all__ = ["SCHEMES", "Generation", "Message", "Model", "Prompt", "generate_with_retry", "load"]
+__all__ = [
+    "SCHEMES",
+    "Generation",
+    "Message",
+    "Model",
+    "Prompt",
+    "from_openai",
+    "generate_with_retry",
+    "load",
+]
 
 #: Prefixes of model names that route to a served model: scheme -> "module:callable(model_name, **options)".
 SCHEMES: dict[str, str] = {"openai": "formbound.models.openai_compat:OpenAICompatModel"}
