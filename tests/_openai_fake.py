@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible server on 127.0.0.1 (stdlib ``http.server`` in a thread), for the served-model tests.
+"""A fake OpenAI-compatible server on 127.0.0.1 (``http.server`` in a thread), for served-model tests.
 
 It records every request (path, headers, JSON body, client port) and answers through a per-test
 ``behave`` function, so request shapes, retries, timeouts, fallbacks and the concurrency bound are checked
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
 
 @dataclass
 class Reply:

@@ -26,8 +26,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _openai_fake import FakeServer, Reply, default_reply, free_port
 
+from _openai_fake import FakeServer, Reply, default_reply, free_port
 from formbound.constraints import Constraint
 from formbound.errors import ConfigError, EnforcementError, GenerationError
 from formbound.models.openai_compat import OpenAICompatModel, transport
@@ -277,6 +277,117 @@ def test_an_auth_failure_is_not_mistaken_for_a_refused_constraint(server: FakeSe
     assert len(server.requests) == 1
 
 
+# ------------------------------------------------------------------ the on_unsupported policy
+def _refusing(path: str, body: dict[str, Any], n: int) -> Reply:
+    if "response_format" in body:
+        return Reply(422, {"error": {"message": "response_format is not supported"}})
+    return default_reply(path, body)
+
+
+def test_fallback_warns_once_on_the_formbound_logger_and_records_why(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = make(server, server_kind="llamacpp")  # no regex support: nothing to send
+    with caplog.at_level(logging.WARNING, logger="formbound"):
+        gens = model.generate([CHAT, CHAT, CHAT], constraint=REGEX_C)
+        model.generate([CHAT], constraint=REGEX_C)
+    warnings = [r for r in caplog.records if r.name == "formbound" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per reason, not once per prompt
+    assert "no regex support on /chat" in warnings[0].getMessage()
+    assert "on_unsupported" in warnings[0].getMessage()
+    assert all(g.route == "none" and "no regex support" in g.extra["fallback"] for g in gens)
+
+
+def test_allow_falls_back_silently_but_still_records_why(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.behave = _refusing
+    model = make(server, server_kind="openai", on_unsupported="allow")
+    with caplog.at_level(logging.DEBUG, logger="formbound"):
+        (gen,) = model.generate([CHAT], constraint=JSON_C)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert gen.route == "none" and "response_format is not supported" in gen.extra["fallback"]
+
+
+def test_raise_refuses_an_unsupported_constraint_before_sending_anything(server: FakeServer) -> None:
+    model = make(server, server_kind="llama-cpp-python", on_unsupported="raise")
+    with pytest.raises(GenerationError, match=r"no json_schema support on /completions.*on_unsupported"):
+        model.generate([CHAT, "templated text"], constraint=JSON_C)
+    assert server.requests == []
+    assert model.info()["on_unsupported"] == "raise"
+
+
+def test_raise_turns_a_server_refusal_into_an_error_not_an_unconstrained_answer(server: FakeServer) -> None:
+    server.behave = _refusing
+    model = make(server, server_kind="openai", on_unsupported="raise")
+    with pytest.raises(GenerationError, match=r"response_format is not supported.*on_unsupported='raise'"):
+        model.generate([CHAT], constraint=JSON_C)
+    assert len(server.requests) == 1  # never re-sent without the constraint
+
+
+def _with_dialect(constraint: Constraint, dialect: str) -> Any:
+    """``constraint`` naming its grammar dialect (a stand-in until every Constraint carries one)."""
+    return SimpleNamespace(kind=constraint.kind, value=constraint.value, dialect=dialect)
+
+
+@pytest.mark.parametrize(("dialect", "sent"), [("llguidance", True), ("lark", True), ("gbnf", False)])
+def test_a_grammar_is_sent_only_in_a_dialect_the_server_takes(
+    server: FakeServer, dialect: str, sent: bool
+) -> None:
+    constraint = _with_dialect(LARK_C, dialect)
+    (gen,) = make(server, server_kind="vllm").generate([CHAT], constraint=constraint)
+    assert ("structured_outputs" in server.bodies[0]) == sent
+    assert gen.route == ("vllm:grammar" if sent else "none")
+    if not sent:
+        assert "no gbnf grammars" in gen.extra["fallback"]
+        with pytest.raises(GenerationError, match="gbnf"):
+            make(server, server_kind="vllm", on_unsupported="raise").generate([CHAT], constraint=constraint)
+        assert len(server.requests) == 1
+
+
+def test_an_llguidance_grammar_is_refused_by_llama_cpp_by_name(server: FakeServer) -> None:
+    with pytest.raises(GenerationError, match="llamacpp server: no llguidance grammar support"):
+        make(server, server_kind="llamacpp", on_unsupported="raise").generate([CHAT], constraint=LARK_C)
+
+
+def test_a_5xx_that_survives_the_retries_is_an_error_not_a_missing_feature(server: FakeServer) -> None:
+    broken = {"on": True}
+
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        if broken["on"]:
+            return Reply(500, {"error": {"message": "grammar worker crashed"}})
+        return default_reply(path, body)
+
+    server.behave = behave
+    model = make(server, server_kind="openai", retries=1)
+    with pytest.raises(GenerationError, match=r"HTTP 500: grammar worker crashed.*gave up after 2 tries"):
+        model.generate([CHAT], constraint=JSON_C)
+    assert all("response_format" in b for b in server.bodies)  # never re-sent unconstrained
+    broken["on"] = False  # the server recovers: the constraint is used, nothing was remembered
+    (gen,) = model.generate([CHAT], constraint=JSON_C)
+    assert gen.route == "openai:response_format" and "fallback" not in gen.extra
+
+
+def test_a_5xx_from_models_during_the_probe_is_an_error(server: FakeServer) -> None:
+    model = make(server, retries=1)
+    # the probe is a GET: make every GET fail by pointing the fake's /models at nothing but 503s
+    server.models = ()
+    original = server.httpd.RequestHandlerClass.do_GET
+
+    def do_get(handler: Any) -> None:
+        server.gets.append(handler.path)
+        handler._send(Reply(503, {"error": {"message": "loading model"}}))
+
+    server.httpd.RequestHandlerClass.do_GET = do_get  # type: ignore[method-assign]
+    try:
+        with pytest.raises(GenerationError, match=r"HTTP 503: loading model.*gave up after 2 tries"):
+            model.generate([CHAT], constraint=JSON_C)
+    finally:
+        server.httpd.RequestHandlerClass.do_GET = original  # type: ignore[method-assign]
+    assert len(server.gets) == 2 and server.requests == []
+    assert model.info()["detected_kind"] is None  # a failed probe is not cached
+
+
 # ------------------------------------------------------------------ retries, timeouts, unreachable
 def test_503_is_retried_with_backoff_then_succeeds(server: FakeServer) -> None:
     server.behave = lambda p, b, n: (
@@ -348,6 +459,75 @@ def test_a_failure_cancels_the_requests_not_yet_sent(server: FakeServer) -> None
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("header", "asked", "waited"),
+    [
+        ("0.3", 0.3, 0.3),
+        ("3600", 3600.0, 0.5),  # capped at max_backoff_s
+        ("soon", None, 0.01),  # unreadable: our own backoff
+    ],
+)
+def test_retry_after_seconds_are_honoured_and_capped(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, header: str, asked: float | None, waited: float
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(transport, "_sleep", waits.append)
+    server.behave = lambda p, b, n: (
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": header}) if n == 1 else default_reply(p, b)
+    )
+    (gen,) = make(server, retries=1, backoff_s=0.01, max_backoff_s=0.5).generate([CHAT])
+    assert retry_after_seconds(header) == asked
+    assert waits == [pytest.approx(waited)]
+    assert gen.extra["attempts"] == 2
+
+
+def test_retry_after_as_an_http_date_is_honoured(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(transport, "_sleep", waits.append)
+    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    server.behave = lambda p, b, n: (
+        Reply(503, {"error": "restarting"}, headers={"Retry-After": when}) if n == 1 else default_reply(p, b)
+    )
+    make(server, retries=1, backoff_s=0.01, max_backoff_s=60.0).generate([CHAT])
+    (wait,) = waits
+    assert 28.0 <= wait <= 30.0  # the date, not our 0.01 s backoff
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("  7 ", 7.0),
+        ("-3", 0.0),
+        ("nan", None),
+        ("inf", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no wait
+        (None, None),
+    ],
+)
+def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value) == expected
+
+
+def test_connections_are_reused_across_requests_and_batches(server: FakeServer) -> None:
+    model = make(server, max_concurrency=1)
+    model.generate([CHAT, CHAT, CHAT])
+    model.generate([CHAT])
+    assert len(server.ports) == 4 and len(set(server.ports)) == 1  # one keep-alive connection
+    model.close()
+    model.generate([CHAT])  # a closed model opens a new pool
+    assert len(set(server.ports)) == 2
+
+
+def test_a_model_survives_pickling_and_keeps_working(server: FakeServer) -> None:
+    model = make(server, server_kind="openai")
+    model.generate([CHAT])
+    copy = pickle.loads(pickle.dumps(model))
+    (gen,) = copy.generate([CHAT], constraint=JSON_C)
+    assert gen.route == "openai:response_format"
+
+
 # ------------------------------------------------------------------ concurrency
 @pytest.mark.parametrize("limit", [1, 3])
 def test_concurrency_is_bounded_and_order_is_kept(server: FakeServer, limit: int) -> None:
@@ -406,6 +586,7 @@ def test_base_url_is_normalised(given: str, expected: str) -> None:
         ({"retries": -1}, "retries"),
         ({"timeout_s": 0}, "timeout_s"),
         ({"api_key": ""}, "api_key"),
+        ({"on_unsupported": "warning"}, "did you mean 'warn'"),
     ],
 )
 def test_bad_options_are_config_errors(options: dict[str, Any], message: str) -> None:
