@@ -187,7 +187,7 @@ class OpenAICompatModel(Model):
         }
 
     def close(self) -> None:
-        """Close the pooled connections (a later call opens new ones)."""
+        """Close the pooled connections (a later call opens new ones; see ``from_openai`` for a client)."""
         self._transport.close()
 
     def __enter__(self) -> OpenAICompatModel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -38,8 +39,9 @@ def from_openai(
 
     Constraints use the server's structured-output support: ``response_format={"type": "json_schema",
     ...}`` on OpenAI, and each compatible server's own dialect elsewhere (``server_kind="auto"`` asks
-    ``client.models.list()`` once). An ``AsyncOpenAI`` client runs on a private event-loop thread, so
-    ``generate`` stays a plain call (and ``Generator.agenerate`` works on it).
+    ``client.models.list()`` once). An ``AsyncOpenAI`` client runs on an event-loop thread of its own
+    (one per client: its pooled connections belong to that loop), so ``generate`` stays a plain call and
+    ``Generator.agenerate`` works on it; do not share that client with your own event loop as well.
 
     Args:
         client: An ``openai.OpenAI`` or ``openai.AsyncOpenAI`` instance.
@@ -94,16 +96,13 @@ class SDKTransport:
         self.client = client
         self._openai = openai
         self._async = isinstance(client, openai.AsyncOpenAI)
-        self._loop: _LoopThread | None = None
-        self._lock = threading.Lock()
         self._shown = display_url(str(client.base_url)).rstrip("/")
 
     def close(self) -> None:
-        """Stop the private event loop, if one runs (the client itself belongs to the caller)."""
-        with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.stop()
+        """Close an ``AsyncOpenAI`` client (its connections live on the loop formbound drives it on, so
+        only that loop can close them); a sync client is left open for its owner."""
+        if self._async:
+            _loop_for(self.client).run(self.client.close())
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
@@ -151,11 +150,7 @@ class SDKTransport:
         try:
             result = fn()
             if inspect.iscoroutine(result):
-                with self._lock:
-                    if self._loop is None:
-                        self._loop = _LoopThread()
-                    loop = self._loop
-                result = loop.run(result)
+                result = _loop_for(self.client).run(result)
             return result
         except oa.APIStatusError as exc:
             status = exc.status_code
@@ -182,21 +177,41 @@ class SDKTransport:
             ) from None
 
 
+_loops: weakref.WeakKeyDictionary[Any, _LoopThread] = weakref.WeakKeyDictionary()
+_loops_lock = threading.Lock()
+
+
+def _loop_for(client: Any) -> _LoopThread:
+    """The event loop that drives ``client``: one per ``AsyncOpenAI`` client, since its pooled
+    connections belong to the loop that opened them. It stops when the client is collected."""
+    with _loops_lock:
+        loop = _loops.get(client)
+        if loop is None:
+            loop = _loops[client] = _LoopThread()
+            weakref.finalize(client, loop.stop)
+        return loop
+
+
 class _LoopThread:
-    """A private event loop on a daemon thread, for driving an ``AsyncOpenAI`` client from sync code."""
+    """An event loop on a daemon thread, for driving an ``AsyncOpenAI`` client from sync code."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="formbound-openai", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="formbound-openai", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def _timeout_of(client: Any) -> float:
