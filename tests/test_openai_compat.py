@@ -749,3 +749,28 @@ def test_the_same_eval_runs_in_process_and_against_the_server(llama_server: str,
     # the server's own JSON grammar enforces less of the schema (formats, patterns), and post-validation
     # reports what slipped through: comparable, not identical
     assert abs(rates["in-process"].k - rates["served"].k) <= 1
+
+
+@pytest.mark.real_model
+def test_from_openai_gets_a_typed_value_from_the_real_server_through_generator(llama_server: str) -> None:
+    """What an instructor user holds, an ``openai.OpenAI`` client, as a formbound model source."""
+    openai = pytest.importorskip("openai")
+    pydantic = pytest.importorskip("pydantic")
+    from formbound import Generator, models
+
+    class Place(pydantic.BaseModel):
+        city: str = pydantic.Field(min_length=1, max_length=24)
+        country: str = pydantic.Field(min_length=1, max_length=24)
+
+    client = openai.OpenAI(base_url=llama_server, api_key="none", max_retries=1, timeout=120)
+    # "raise": a server that could not take the schema fails this test instead of passing unconstrained
+    model = models.from_openai(client, model="smollm2", on_unsupported="raise")
+    gen = Generator(model, Place, strategy="constrained", max_new_tokens=48)
+    result = gen("I flew to Lyon, France last spring.")
+    assert isinstance(result.value, Place)
+    assert result.generations and all(
+        g.route == "llama-cpp-python:response_format" for g in result.generations
+    )
+    assert model.info()["detected_kind"] == "llama-cpp-python"
+    print(f"\nfrom_openai + Generator on llama-cpp-python: {result.value!r}")
+    client.close()
