@@ -42,6 +42,7 @@ OnUnsupported = Literal["raise", "warn", "allow"]
 ON_UNSUPPORTED: tuple[str, ...] = ("raise", "warn", "allow")
 
 #: Statuses that mean "this request is not acceptable": for a constrained request, the constraint.
+#: 501 (Not Implemented) is the one 5xx here: it is an answer about the feature, not a failing server.
 _REJECTED_STATUS = frozenset({400, 404, 405, 413, 415, 422, 501})
 
 

@@ -133,7 +133,6 @@ class HttpxTransport:
                     headers=self._headers,
                     timeout=httpx.Timeout(self.timeout_s),
                     limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                    trust_env=False,
                 )
             return self._client
 
