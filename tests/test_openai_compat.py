@@ -1,34 +1,37 @@
 """OpenAICompatModel against a fake OpenAI-compatible server on 127.0.0.1, and against a real one.
 
-The fake server (stdlib ``http.server`` in a thread) records every request and answers through a
-per-test ``behave`` function, so request shapes, retries, timeouts, fallbacks and the concurrency bound
-are checked without a model. The ``real_model`` test starts llama-cpp-python's server on the default
-model's GGUF.
+The fake server (``tests/_openai_fake.py``) records every request and answers through a per-test
+``behave`` function, so request shapes, retries, timeouts, fallbacks, the ``on_unsupported`` policy and
+the concurrency bound are checked without a model. The ``real_model`` tests start llama-cpp-python's
+server on the default model's GGUF, and drive it both by URL and through an ``openai`` SDK client.
 """
 
 from __future__ import annotations
 
+import email.utils
 import importlib.util
 import json
+import logging
 import os
-import socket
+import pickle
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from _openai_fake import FakeServer, Reply, default_reply, free_port
 from formbound.constraints import Constraint
 from formbound.errors import ConfigError, EnforcementError, GenerationError
-from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+from formbound.models.openai_compat import OpenAICompatModel, transport
+from formbound.models.openai_compat.transport import retry_after_seconds
 
 SCHEMA = {
     "title": "Person record",
@@ -40,132 +43,17 @@ SCHEMA = {
 CHAT = [{"role": "user", "content": "Give me a person as JSON."}]
 
 
-# ------------------------------------------------------------------ the fake server
-@dataclass
-class Reply:
-    """What the fake server answers: a status, a JSON body (or raw bytes), headers, a delay."""
-
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False  # close the connection without answering
-
-
-def default_reply(path: str, body: dict[str, Any]) -> Reply:
-    """A well-formed completion whose text and usage are derived from the request."""
-    if path.endswith("/chat/completions"):
-        prompt_text = " ".join(m["content"] for m in body["messages"])
-        text = json.dumps({"echo": body["messages"][-1]["content"]})
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
-    else:
-        prompt_text = body["prompt"]
-        text = json.dumps({"echo": prompt_text})
-        choice = {"index": 0, "text": text}
-    choice["finish_reason"] = "length" if body["max_tokens"] < 8 else "stop"
-    usage = {"prompt_tokens": len(prompt_text.split()), "completion_tokens": len(text)}
-    return Reply(body={"id": "x", "object": "completion", "choices": [choice], "usage": usage})
-
-
-class QuietServer(ThreadingHTTPServer):
-    """Does not print a traceback when a client hung up first (the timeout tests do that on purpose)."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
-
-
-class FakeServer:
-    """Records requests (path, headers, JSON body) and tracks how many were in flight at once."""
-
-    def __init__(self, owned_by: str = "vllm", models: tuple[str, ...] = ("served-model",)) -> None:
-        self.owned_by = owned_by
-        self.models = models
-        self.behave: Callable[[str, dict[str, Any], int], Reply] = lambda p, b, n: default_reply(p, b)
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.gets: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-                return
-
-            def _send(self, reply: Reply) -> None:
-                if reply.drop:
-                    self.close_connection = True
-                    return
-                raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def do_GET(self) -> None:
-                fake.gets.append(self.path)
-                if self.path != "/v1/models":
-                    self._send(Reply(404, {"error": {"message": "not found"}}))
-                    return
-                data = [{"id": m, "object": "model", "owned_by": fake.owned_by} for m in fake.models]
-                self._send(Reply(body={"object": "list", "data": data}))
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake._lock:
-                    fake.requests.append((self.path, dict(self.headers), body))
-                    n = len(fake.requests)
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    reply = fake.behave(self.path, body, n)
-                    time.sleep(reply.delay)
-                finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
-                self._send(reply)
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [b for _, _, b in self.requests]
-
-
 @pytest.fixture
 def server() -> Iterator[FakeServer]:
-    clear_probe_cache()
     fake = FakeServer()
     yield fake
     fake.close()
-    clear_probe_cache()
 
 
 def make(server: FakeServer, **options: Any) -> OpenAICompatModel:
     options.setdefault("backoff_s", 0.01)
     options.setdefault("timeout_s", 5.0)
     return OpenAICompatModel("served-model", base_url=server.url, **options)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------ request and answer mapping
@@ -335,17 +223,23 @@ def test_a_schema_without_title_is_named_output(server: FakeServer) -> None:
         ("someone-else", "openai", "openai:response_format"),
     ],
 )
-def test_auto_detects_the_server_kind_once_and_caches_it(
+def test_auto_detects_the_server_kind_once_per_instance(
     server: FakeServer, owned_by: str, kind: str, route: str
 ) -> None:
     server.owned_by = owned_by
     model = make(server)
+    assert model.info()["detected_kind"] is None
     first = model.generate([CHAT], constraint=JSON_C)
-    second = make(server).generate([CHAT], constraint=JSON_C)  # another instance, same server
-    assert server.gets == ["/v1/models"]
+    second = model.generate([CHAT, CHAT], constraint=JSON_C)
+    assert server.gets == ["/v1/models"]  # asked once, however many batches
     assert model.detect_server_kind() == kind
-    assert first[0].route == second[0].route == route
+    assert first[0].route == second[0].route == second[1].route == route
     assert model.info()["detected_kind"] == kind
+    # the cache is the instance's: a new instance (say, after the server was replaced) asks again
+    server.owned_by = "vllm"
+    (third,) = make(server).generate([CHAT], constraint=JSON_C)
+    assert server.gets == ["/v1/models", "/v1/models"]
+    assert third.route == "vllm:response_format"
 
 
 def test_empty_model_name_uses_the_first_model_the_server_lists(server: FakeServer) -> None:
@@ -381,6 +275,117 @@ def test_an_auth_failure_is_not_mistaken_for_a_refused_constraint(server: FakeSe
     with pytest.raises(GenerationError, match=r"HTTP 401.*check api_key"):
         make(server, server_kind="openai").generate([CHAT], constraint=JSON_C)
     assert len(server.requests) == 1
+
+
+# ------------------------------------------------------------------ the on_unsupported policy
+def _refusing(path: str, body: dict[str, Any], n: int) -> Reply:
+    if "response_format" in body:
+        return Reply(422, {"error": {"message": "response_format is not supported"}})
+    return default_reply(path, body)
+
+
+def test_fallback_warns_once_on_the_formbound_logger_and_records_why(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = make(server, server_kind="llamacpp")  # no regex support: nothing to send
+    with caplog.at_level(logging.WARNING, logger="formbound"):
+        gens = model.generate([CHAT, CHAT, CHAT], constraint=REGEX_C)
+        model.generate([CHAT], constraint=REGEX_C)
+    warnings = [r for r in caplog.records if r.name == "formbound" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per reason, not once per prompt
+    assert "no regex support on /chat" in warnings[0].getMessage()
+    assert "on_unsupported" in warnings[0].getMessage()
+    assert all(g.route == "none" and "no regex support" in g.extra["fallback"] for g in gens)
+
+
+def test_allow_falls_back_silently_but_still_records_why(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.behave = _refusing
+    model = make(server, server_kind="openai", on_unsupported="allow")
+    with caplog.at_level(logging.DEBUG, logger="formbound"):
+        (gen,) = model.generate([CHAT], constraint=JSON_C)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert gen.route == "none" and "response_format is not supported" in gen.extra["fallback"]
+
+
+def test_raise_refuses_an_unsupported_constraint_before_sending_anything(server: FakeServer) -> None:
+    model = make(server, server_kind="llama-cpp-python", on_unsupported="raise")
+    with pytest.raises(GenerationError, match=r"no json_schema support on /completions.*on_unsupported"):
+        model.generate([CHAT, "templated text"], constraint=JSON_C)
+    assert server.requests == []
+    assert model.info()["on_unsupported"] == "raise"
+
+
+def test_raise_turns_a_server_refusal_into_an_error_not_an_unconstrained_answer(server: FakeServer) -> None:
+    server.behave = _refusing
+    model = make(server, server_kind="openai", on_unsupported="raise")
+    with pytest.raises(GenerationError, match=r"response_format is not supported.*on_unsupported='raise'"):
+        model.generate([CHAT], constraint=JSON_C)
+    assert len(server.requests) == 1  # never re-sent without the constraint
+
+
+def _with_dialect(constraint: Constraint, dialect: str) -> Any:
+    """``constraint`` naming its grammar dialect (a stand-in until every Constraint carries one)."""
+    return SimpleNamespace(kind=constraint.kind, value=constraint.value, dialect=dialect)
+
+
+@pytest.mark.parametrize(("dialect", "sent"), [("llguidance", True), ("lark", True), ("gbnf", False)])
+def test_a_grammar_is_sent_only_in_a_dialect_the_server_takes(
+    server: FakeServer, dialect: str, sent: bool
+) -> None:
+    constraint = _with_dialect(LARK_C, dialect)
+    (gen,) = make(server, server_kind="vllm").generate([CHAT], constraint=constraint)
+    assert ("structured_outputs" in server.bodies[0]) == sent
+    assert gen.route == ("vllm:grammar" if sent else "none")
+    if not sent:
+        assert "no gbnf grammars" in gen.extra["fallback"]
+        with pytest.raises(GenerationError, match="gbnf"):
+            make(server, server_kind="vllm", on_unsupported="raise").generate([CHAT], constraint=constraint)
+        assert len(server.requests) == 1
+
+
+def test_an_llguidance_grammar_is_refused_by_llama_cpp_by_name(server: FakeServer) -> None:
+    with pytest.raises(GenerationError, match="llamacpp server: no llguidance grammar support"):
+        make(server, server_kind="llamacpp", on_unsupported="raise").generate([CHAT], constraint=LARK_C)
+
+
+def test_a_5xx_that_survives_the_retries_is_an_error_not_a_missing_feature(server: FakeServer) -> None:
+    broken = {"on": True}
+
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        if broken["on"]:
+            return Reply(500, {"error": {"message": "grammar worker crashed"}})
+        return default_reply(path, body)
+
+    server.behave = behave
+    model = make(server, server_kind="openai", retries=1)
+    with pytest.raises(GenerationError, match=r"HTTP 500: grammar worker crashed.*gave up after 2 tries"):
+        model.generate([CHAT], constraint=JSON_C)
+    assert all("response_format" in b for b in server.bodies)  # never re-sent unconstrained
+    broken["on"] = False  # the server recovers: the constraint is used, nothing was remembered
+    (gen,) = model.generate([CHAT], constraint=JSON_C)
+    assert gen.route == "openai:response_format" and "fallback" not in gen.extra
+
+
+def test_a_5xx_from_models_during_the_probe_is_an_error(server: FakeServer) -> None:
+    model = make(server, retries=1)
+    # the probe is a GET: make every GET fail by pointing the fake's /models at nothing but 503s
+    server.models = ()
+    original = server.httpd.RequestHandlerClass.do_GET
+
+    def do_get(handler: Any) -> None:
+        server.gets.append(handler.path)
+        handler._send(Reply(503, {"error": {"message": "loading model"}}))
+
+    server.httpd.RequestHandlerClass.do_GET = do_get  # type: ignore[method-assign]
+    try:
+        with pytest.raises(GenerationError, match=r"HTTP 503: loading model.*gave up after 2 tries"):
+            model.generate([CHAT], constraint=JSON_C)
+    finally:
+        server.httpd.RequestHandlerClass.do_GET = original  # type: ignore[method-assign]
+    assert len(server.gets) == 2 and server.requests == []
+    assert model.info()["detected_kind"] is None  # a failed probe is not cached
 
 
 # ------------------------------------------------------------------ retries, timeouts, unreachable
@@ -437,7 +442,6 @@ def test_a_slow_server_times_out_quickly_with_a_clear_error(server: FakeServer) 
 
 
 def test_an_unreachable_server_fails_fast_with_a_clear_error() -> None:
-    clear_probe_cache()
     url = f"http://127.0.0.1:{free_port()}/v1"
     model = OpenAICompatModel("m", base_url=url, retries=3, timeout_s=30)
     start = time.perf_counter()
@@ -453,6 +457,75 @@ def test_a_failure_cancels_the_requests_not_yet_sent(server: FakeServer) -> None
     with pytest.raises(GenerationError, match="prompt 0"):
         make(server, max_concurrency=1).generate([CHAT] * 6)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "asked", "waited"),
+    [
+        ("0.3", 0.3, 0.3),
+        ("3600", 3600.0, 0.5),  # capped at max_backoff_s
+        ("soon", None, 0.01),  # unreadable: our own backoff
+    ],
+)
+def test_retry_after_seconds_are_honoured_and_capped(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, header: str, asked: float | None, waited: float
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(transport, "_sleep", waits.append)
+    server.behave = lambda p, b, n: (
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": header}) if n == 1 else default_reply(p, b)
+    )
+    (gen,) = make(server, retries=1, backoff_s=0.01, max_backoff_s=0.5).generate([CHAT])
+    assert retry_after_seconds(header) == asked
+    assert waits == [pytest.approx(waited)]
+    assert gen.extra["attempts"] == 2
+
+
+def test_retry_after_as_an_http_date_is_honoured(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(transport, "_sleep", waits.append)
+    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    server.behave = lambda p, b, n: (
+        Reply(503, {"error": "restarting"}, headers={"Retry-After": when}) if n == 1 else default_reply(p, b)
+    )
+    make(server, retries=1, backoff_s=0.01, max_backoff_s=60.0).generate([CHAT])
+    (wait,) = waits
+    assert 28.0 <= wait <= 30.0  # the date, not our 0.01 s backoff
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("  7 ", 7.0),
+        ("-3", 0.0),
+        ("nan", None),
+        ("inf", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: no wait
+        (None, None),
+    ],
+)
+def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value) == expected
+
+
+def test_connections_are_reused_across_requests_and_batches(server: FakeServer) -> None:
+    model = make(server, max_concurrency=1)
+    model.generate([CHAT, CHAT, CHAT])
+    model.generate([CHAT])
+    assert len(server.ports) == 4 and len(set(server.ports)) == 1  # one keep-alive connection
+    model.close()
+    model.generate([CHAT])  # a closed model opens a new pool
+    assert len(set(server.ports)) == 2
+
+
+def test_a_model_survives_pickling_and_keeps_working(server: FakeServer) -> None:
+    model = make(server, server_kind="openai")
+    model.generate([CHAT])
+    copy = pickle.loads(pickle.dumps(model))
+    (gen,) = copy.generate([CHAT], constraint=JSON_C)
+    assert gen.route == "openai:response_format"
 
 
 # ------------------------------------------------------------------ concurrency
@@ -513,6 +586,7 @@ def test_base_url_is_normalised(given: str, expected: str) -> None:
         ({"retries": -1}, "retries"),
         ({"timeout_s": 0}, "timeout_s"),
         ({"api_key": ""}, "api_key"),
+        ({"on_unsupported": "warning"}, "did you mean 'warn'"),
     ],
 )
 def test_bad_options_are_config_errors(options: dict[str, Any], message: str) -> None:
@@ -624,7 +698,6 @@ def test_real_llama_cpp_server_with_and_without_the_schema(llama_server: str) ->
     from formbound.enforce import enforce
     from formbound.spec import Spec
 
-    clear_probe_cache()
     spec = Spec.json(LLAMA_SCHEMA)
     model = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     assert model.detect_server_kind() == "llama-cpp-python"
@@ -660,7 +733,6 @@ def test_the_same_eval_runs_in_process_and_against_the_server(llama_server: str,
     in-process copy is dequantized, so answers may differ a little; validity must not)."""
     from formbound.measure import evaluate
 
-    clear_probe_cache()
     tasks = Path(__file__).parents[1] / "src" / "formbound" / "tasksets" / "contacts"
     served = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     reports = {
@@ -677,3 +749,28 @@ def test_the_same_eval_runs_in_process_and_against_the_server(llama_server: str,
     # the server's own JSON grammar enforces less of the schema (formats, patterns), and post-validation
     # reports what slipped through: comparable, not identical
     assert abs(rates["in-process"].k - rates["served"].k) <= 1
+
+
+@pytest.mark.real_model
+def test_from_openai_gets_a_typed_value_from_the_real_server_through_generator(llama_server: str) -> None:
+    """What an instructor user holds, an ``openai.OpenAI`` client, as a formbound model source."""
+    openai = pytest.importorskip("openai")
+    pydantic = pytest.importorskip("pydantic")
+    from formbound import Generator, models
+
+    class Place(pydantic.BaseModel):
+        city: str = pydantic.Field(min_length=1, max_length=24)
+        country: str = pydantic.Field(min_length=1, max_length=24)
+
+    client = openai.OpenAI(base_url=llama_server, api_key="none", max_retries=1, timeout=120)
+    # "raise": a server that could not take the schema fails this test instead of passing unconstrained
+    model = models.from_openai(client, model="smollm2", on_unsupported="raise")
+    gen = Generator(model, Place, strategy="constrained", max_new_tokens=48)
+    result = gen("I flew to Lyon, France last spring.")
+    assert isinstance(result.value, Place)
+    assert result.generations and all(
+        g.route == "llama-cpp-python:response_format" for g in result.generations
+    )
+    assert model.info()["detected_kind"] == "llama-cpp-python"
+    print(f"\nfrom_openai + Generator on llama-cpp-python: {result.value!r}")
+    client.close()

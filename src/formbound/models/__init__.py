@@ -13,6 +13,7 @@
 * ``"openai:MODEL"`` — a server speaking the OpenAI API (:mod:`formbound.models.openai_compat`; ``MODEL``
   may be empty to take the server's first model; ``base_url=`` and the other options go to the server client;
   the API key is read from ``$OPENAI_API_KEY`` unless ``api_key=`` is given).
+* :func:`from_openai` — an ``openai.OpenAI`` / ``openai.AsyncOpenAI`` client you already hold.
 
 Every source returns a :class:`Model`; callers never branch on the source.
 """
@@ -30,6 +31,7 @@ from formbound._util import suggest
 from formbound.errors import ConfigError
 from formbound.models.base import Generation, Message, Model, Prompt
 from formbound.models.lazy import LazyModel
+from formbound.models.openai_compat import from_openai
 from formbound.models.retry import generate_with_retry
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "Message",
     "Model",
     "Prompt",
+    "from_openai",
     "generate_with_retry",
     "identity",
     "load",
