@@ -70,6 +70,16 @@ def test_auto_strategy_follows_what_the_source_can_do() -> None:
     assert fb.Generator(FakeModel(), SCHEMA, retries=4).strategy.reasks == 4
 
 
+def test_auto_strategy_asks_the_real_model_behind_a_lazy_one() -> None:
+    from formbound.models.lazy import LazyModel
+
+    class Constrains(FakeModel):
+        can_constrain = True
+
+    lazy = LazyModel(Constrains, {"name": "c", "source": "test", "adapter": None})
+    assert fb.Generator(lazy, SCHEMA).strategy.constrained
+
+
 def test_bad_options_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="did you mean 'constrained'"):
         fb.Generator(FakeModel(), SCHEMA, strategy="constrianed")

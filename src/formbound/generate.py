@@ -438,6 +438,10 @@ def _resolve_strategy(strategy: str | Strategy, model: Model, retries: int) -> S
     if not isinstance(strategy, str):
         raise ConfigError(f"strategy must be a name or a Strategy, got {type(strategy).__name__}")
     if strategy == "auto":
+        from formbound.models.lazy import LazyModel
+
+        if isinstance(model, LazyModel):  # what the real model can do decides; a stand-in cannot say
+            model = model.load()
         if getattr(model, "can_constrain", False):
             return parse_strategy("constrained")
         return parse_strategy(f"reask:{retries}")
