@@ -70,6 +70,16 @@ def test_auto_strategy_follows_what_the_source_can_do() -> None:
     assert fb.Generator(FakeModel(), SCHEMA, retries=4).strategy.reasks == 4
 
 
+def test_auto_strategy_asks_the_real_model_behind_a_lazy_one() -> None:
+    from formbound.models.lazy import LazyModel
+
+    class Constrains(FakeModel):
+        can_constrain = True
+
+    lazy = LazyModel(Constrains, {"name": "c", "source": "test", "adapter": None})
+    assert fb.Generator(lazy, SCHEMA).strategy.constrained
+
+
 def test_bad_options_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="did you mean 'constrained'"):
         fb.Generator(FakeModel(), SCHEMA, strategy="constrianed")
@@ -364,3 +374,26 @@ def test_generator_returns_type_adapter_types() -> None:
     people = gen("Ada is 36.").value
     assert people == [Person(name="Ada", age=36)]
     assert gen.spec.constraint().kind == "json_schema"  # the grammar comes from the type's schema
+
+
+# ------------------------------------------------------------------------------ prompt template
+@pytest.mark.parametrize("rung", ["raw", "prompted", "constrained", "reask"])
+def test_cached_prompt_equals_a_full_render_for_any_input(rung: str) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    examples = [("Ann is 30.", {"name": "Ann", "age": 30})]
+    gen = fb.Generator(FakeModel(), SCHEMA, strategy=rung, instruction="Extract.", examples=examples)
+    tricky = st.sampled_from(["", "  Ada \n", "{{ task_input }}", "\x00formbound-input-a\x00", "a\r\nb"])
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.one_of(st.text(), tricky))
+    def check(item: str) -> None:
+        assert gen.messages(item) == gen.strategy.messages(
+            gen.spec, item, instruction="Extract.", examples=gen.examples
+        )
+
+    check()
+    # a changed instruction reaches the next prompt
+    gen.instruction = "Something else."
+    assert "Something else." in gen.messages("Ada")[0]["content"]

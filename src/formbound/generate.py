@@ -141,6 +141,7 @@ class Generator(Generic[T]):
         self.seed = seed
         self.hooks = hooks or Hooks()
         self._constraint: Constraint | None = self.spec.constraint() if self.strategy.constrained else None
+        self._template: _PromptTemplate | None = None  # built on first use
 
     # ------------------------------------------------------------------------------------ public
     def __repr__(self) -> str:
@@ -152,12 +153,19 @@ class Generator(Generic[T]):
     def messages(self, item: Input) -> list[dict[str, str]]:
         """The chat messages of the first attempt at ``item`` (messages given as such are kept)."""
         if isinstance(item, str):
-            return self.strategy.messages(
-                self.spec, item, instruction=self.instruction, examples=self.examples
-            )
+            # The attributes may be changed after the first call: the template follows them.
+            key = (self.strategy, self.spec, self.instruction, tuple(self.examples))
+            if self._template is None or self._template.key != key:
+                self._template = _PromptTemplate.build(self._render, key)
+            if self._template:
+                return self._template.fill(item)
+            return self._render(item)
         if isinstance(item, Sequence) and all(isinstance(m, dict) and "content" in m for m in item):
             return [dict(m) for m in item if isinstance(m, dict)]
         raise ConfigError(f"a Generator input is text or a list of chat messages, got {type(item).__name__}")
+
+    def _render(self, item: str) -> list[dict[str, str]]:
+        return self.strategy.messages(self.spec, item, instruction=self.instruction, examples=self.examples)
 
     def __call__(self, item: Input) -> Result[T]:
         """The answer to ``item``.
@@ -200,17 +208,17 @@ class Generator(Generic[T]):
                 self.model.set_adapter(None)  # type: ignore[attr-defined]
 
     def _run(self, prompts: Sequence[Sequence[dict[str, str]]]) -> list[Result[T] | EnforcementError]:
-        from formbound.prompts import reask_messages
-
         n = len(prompts)
-        conversations: list[list[dict[str, str]]] = [[dict(m) for m in p] for p in prompts]
-        feedback: list[str | None] = [None] * n
+        # Lists, not copies of the messages: a re-ask builds a new conversation, nothing is mutated.
+        conversations: list[Sequence[dict[str, str]]] = list(prompts)
         gens: list[list[Generation]] = [[] for _ in range(n)]
-        attempts: list[list[Attempt]] = [[] for _ in range(n)]
         outcomes: list[list[Result[Any] | EnforcementError]] = [[] for _ in range(n)]
+        feedback: list[list[str | None]] = [[None] for _ in range(n)]
         todo = list(range(n))
         for attempt in range(self.strategy.reasks + 1):
             if attempt:
+                from formbound.prompts import reask_messages
+
                 todo = [i for i in todo if isinstance(outcomes[i][-1], EnforcementError)]
                 if not todo:
                     break
@@ -220,21 +228,18 @@ class Generator(Generic[T]):
                     conversations[i] = reask_messages(
                         conversations[i], gens[i][-1].text, err, format=self.spec.format
                     )
-                    feedback[i] = conversations[i][-1]["content"]
-            out = self._generate([conversations[i] for i in todo], attempt)
+                    feedback[i].append(conversations[i][-1]["content"])
+            out = self._generate([list(conversations[i]) for i in todo], attempt)
             still = []
             for i, gen in zip(todo, out, strict=True):
                 outcome = self._judge(gen)
                 repeated = any(g.text == gen.text for g in gens[i])
                 gens[i].append(gen)
                 outcomes[i].append(outcome)
-                attempts[i].append(
-                    Attempt(gen.text, outcome if isinstance(outcome, EnforcementError) else None, feedback[i])
-                )
                 if not repeated:  # greedy decoding that repeats itself: asking again changes nothing
                     still.append(i)
             todo = still
-        return [self._final(outcomes[i], gens[i], attempts[i]) for i in range(n)]
+        return [self._final(outcomes[i], gens[i], feedback[i]) for i in range(n)]
 
     def _generate(self, prompts: list[list[dict[str, str]]], attempt: int) -> list[Generation]:
         started = time.perf_counter()
@@ -271,24 +276,27 @@ class Generator(Generic[T]):
         self,
         outcomes: list[Result[Any] | EnforcementError],
         gens: list[Generation],
-        attempts: list[Attempt],
+        feedback: list[str | None],
     ) -> Result[T] | EnforcementError:
         # The answer handed on is the best attempt, not the last: a re-ask can make an answer worse.
-        chosen = max(range(len(outcomes)), key=lambda k: (_rank(self.spec, outcomes[k]), -k))
+        # A valid attempt beats any error, and the loop stops at the first valid one.
+        chosen = len(outcomes) - 1
+        if chosen and isinstance(outcomes[-1], EnforcementError):
+            chosen = max(range(len(outcomes)), key=lambda k: (_rank(self.spec, outcomes[k]), -k))
+        attempts: tuple[Attempt, ...] = ()
+        if len(outcomes) > 1:  # only a re-ask loop keeps its attempts
+            attempts = tuple(
+                Attempt(g.text, o if isinstance(o, EnforcementError) else None, f)
+                for g, o, f in zip(gens, outcomes, feedback, strict=True)
+            )
         best = outcomes[chosen]
         if isinstance(best, EnforcementError):
-            err = best.with_attempts(attempts if len(attempts) > 1 else ())
+            err = best.with_attempts(attempts)
             err.generations = tuple(gens)
             err.chosen = chosen
             return err
         return Result(
-            best.value,
-            self.spec,
-            best.repairs,
-            best.raw,
-            tuple(attempts) if len(attempts) > 1 else (),
-            generations=tuple(gens),
-            chosen=chosen,
+            best.value, self.spec, best.repairs, best.raw, attempts, generations=tuple(gens), chosen=chosen
         )
 
     def _as_text(self, output: Any) -> str:
@@ -351,6 +359,51 @@ class Generator(Generic[T]):
         }
         options.update(overrides)
         return cls(model if model is not None else deploy.get("model", "default"), spec, **options)
+
+
+class _PromptTemplate:
+    """The first-attempt prompt rendered once, with a slot where each input goes.
+
+    Rendering the system message (format instructions, the schema's shape) and the few-shot turns costs
+    far more than the rest of a call; they do not depend on the input. The template is used only where
+    rendering puts the input into the messages verbatim, checked by rendering two different sentinels
+    padded with whitespace (a template that strips, escapes or transforms the input fails the check and
+    every input is rendered in full).
+    """
+
+    _A = "\n \x00formbound-input-a\x00 \n"
+    _B = "\n \x00formbound-input-b\x00 \n"
+
+    def __init__(self, parts: list[tuple[str, list[str]]] | None, key: Any) -> None:
+        self.parts = parts
+        self.key = key
+
+    def __bool__(self) -> bool:
+        return self.parts is not None
+
+    @classmethod
+    def build(cls, render: Any, key: Any) -> _PromptTemplate:
+        try:
+            a, b = render(cls._A), render(cls._B)
+        except ConfigError:
+            return cls(None, key)
+        if len(a) != len(b):
+            return cls(None, key)
+        parts = []
+        for ma, mb in zip(a, b, strict=True):
+            if set(ma) != {"role", "content"} or ma["role"] != mb.get("role"):
+                return cls(None, key)
+            pieces = ma["content"].split(cls._A)
+            if cls._B.join(pieces) != mb["content"] or cls._B in ma["content"]:
+                return cls(None, key)
+            parts.append((ma["role"], pieces))
+        if not any(len(pieces) > 1 for _, pieces in parts):
+            return cls(None, key)
+        return cls(parts, key)
+
+    def fill(self, item: str) -> list[dict[str, str]]:
+        assert self.parts is not None  # callers check bool(self) first
+        return [{"role": role, "content": item.join(pieces)} for role, pieces in self.parts]
 
 
 def deploy_record(
@@ -438,6 +491,10 @@ def _resolve_strategy(strategy: str | Strategy, model: Model, retries: int) -> S
     if not isinstance(strategy, str):
         raise ConfigError(f"strategy must be a name or a Strategy, got {type(strategy).__name__}")
     if strategy == "auto":
+        from formbound.models.lazy import LazyModel
+
+        if isinstance(model, LazyModel):  # what the real model can do decides; a stand-in cannot say
+            model = model.load()
         if getattr(model, "can_constrain", False):
             return parse_strategy("constrained")
         return parse_strategy(f"reask:{retries}")

@@ -20,6 +20,7 @@ from formbound.cli._common import VERBOSE_KEY, translate_errors
 COMMANDS: dict[str, str] = {
     "check": "formbound.cli.check:check",
     "eval": "formbound.cli.measure:eval_cmd",
+    "generate": "formbound.cli.generate:generate_cmd",
     "report": "formbound.cli.measure:report_cmd",
     "escalate": "formbound.cli.escalate:escalate_cmd",
     "list": "formbound.cli.listing:list_cmd",

@@ -335,6 +335,7 @@ class Decision:
             and whether the curve still rises (when asked for).
         seconds: Wall time of each phase and in total.
         meta: Model, task set, split, limit, seed, command.
+        deploy: What :meth:`formbound.Generator.from_run` rebuilds (:mod:`formbound.escalate.deploy`).
     """
 
     outcome: str
@@ -355,6 +356,7 @@ class Decision:
     learning_curve: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    deploy: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -49,6 +49,7 @@ from formbound.escalate.decision import (
     pick_cheap_rung,
     rung_numbers,
 )
+from formbound.escalate.deploy import deploy_for
 from formbound.escalate.regression import RegressionThresholds, regression_check
 from formbound.escalate.render import settle_advice, write_decision
 from formbound.escalate.stats import DEFAULT_ALPHA
@@ -179,6 +180,7 @@ def escalate(
         decision.seconds = dict(seconds)
         decision.meta = meta
         decision.evidence = {**evidence, **decision.evidence}
+        decision.deploy = deploy_for(decision, model, task_set, out, seed=seed)
         write_decision(decision, out)
         return decision
 

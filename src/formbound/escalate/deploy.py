@@ -1,0 +1,68 @@
+"""The deploy record of an escalation: what :meth:`formbound.Generator.from_run` rebuilds.
+
+``decision.json`` carries, under ``"deploy"``, the model name, the spec, the recommended strategy (and
+adapter folder), the prompt (instruction and the few-shot pairs the recommended rung was measured with),
+the seed and the token limit — so ``Generator.from_run(out_dir)`` runs exactly what was measured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from formbound.escalate.decision import Decision
+from formbound.generate import deploy_record
+from formbound.strategies import Strategy, parse_strategy
+
+__all__ = ["deploy_for", "measured_examples"]
+
+
+def deploy_for(decision: Decision, model: Any, task_set: Any, out_dir: Path, *, seed: int) -> dict[str, Any]:
+    """The ``"deploy"`` record of ``decision`` (see :func:`formbound.generate.deploy_record`).
+
+    Args:
+        decision: The decision whose ``recommended`` strategy is deployed.
+        model: The model the ladder measured; its ``name`` is recorded as :func:`formbound.models.load`
+            takes it (``"default"``, a folder, ``"openai:MODEL"``).
+        task_set: The task set measured (its spec, instruction, token limit and train split).
+        out_dir: The run folder; files are named relative to it.
+        seed: The ladder's seed (it chose the few-shot examples).
+    """
+    strategy = parse_strategy(decision.recommended)
+    # The few-shot choice depends on the most shots among the rungs measured in the same call.
+    together = decision.adapter if decision.recommended in (decision.adapter or {}) else decision.baseline
+    most = max((parse_strategy(name).shots for name in together or ()), default=strategy.shots)
+    adapter = Path(strategy.adapter) if strategy.adapter is not None else None
+    name = strategy.name
+    if adapter is not None:  # the folder is recorded on its own, relative to the run folder
+        name = "adapter+constrained" if strategy.constrained else "adapter"
+    path = getattr(task_set, "path", None)
+    return deploy_record(
+        out_dir,
+        model=str(model if isinstance(model, str) else getattr(model, "name", "default")),
+        spec=task_set.spec,
+        strategy=name,
+        adapter=adapter,
+        constrained=strategy.constrained,
+        instruction=getattr(task_set, "instruction", None),
+        examples=measured_examples(task_set, strategy, max(most, strategy.shots), seed),
+        seed=seed,
+        max_new_tokens=getattr(task_set, "max_new_tokens", None),
+        task_set=Path(path) if path is not None else None,
+    )
+
+
+def measured_examples(task_set: Any, strategy: Strategy, most_shots: int, seed: int) -> list[tuple[str, str]]:
+    """The ``(input, gold text)`` few-shot pairs ``strategy`` showed on test items in ``evaluate``.
+
+    ``evaluate`` draws ``most_shots + 1`` train items with ``seed`` (``most_shots``: the most shots among
+    the rungs measured together) and each rung shows the first of them, at most its own shots. A task set
+    that is not a :class:`~formbound.measure.TaskSet` (no train split to draw from) gives none.
+    """
+    from formbound.measure.strategies import choose_examples
+    from formbound.measure.tasks import TaskSet
+
+    if not isinstance(task_set, TaskSet) or strategy.style != "prompted" or strategy.shots <= 0:
+        return []
+    chosen = choose_examples(task_set, most_shots, seed)
+    return [(t.input, task_set.gold_text(t)) for t in chosen][: strategy.shots]
