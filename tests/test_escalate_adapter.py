@@ -142,7 +142,7 @@ def test_resume_after_crash_gives_the_uninterrupted_result(tiny_tokenizer: Any, 
         )
     assert not (tmp_path / "resumed").exists()  # nothing published by a crashed run
     checkpoints = sorted(p.name for p in (tmp_path / "resumed.partial").iterdir())
-    assert checkpoints == ["step-000002", "step-000004"]
+    assert checkpoints == ["checkpoint-2", "checkpoint-4", "run.json"]
     result = train_adapter(tiny_model(), tiny_tokenizer, data, tmp_path / "resumed", _config())
     assert result.resumed_from == 4
     a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")

@@ -117,3 +117,31 @@ def test_bad_general_set_line(tmp_path: Path) -> None:
     p.write_text(json.dumps({"kind": "poem", "text": "x"}) + "\n")
     with pytest.raises(ConfigError, match="kind"):
         general_set(p)
+
+
+def test_active_weights_follow_the_active_adapter(tiny_model: Any, adapter_dir: Path) -> None:
+    """Scoring through the Model interface: the base weights when no adapter is active, even once an
+    adapter is loaded into the model; the adapter's weights when it is."""
+    text = ["The quick brown fox jumps over the lazy dog."]
+    with tiny_model.active_weights() as hf:
+        fresh = perplexity(hf, tiny_model.tokenizer, text)
+    tiny_model.set_adapter(adapter_dir)
+    with tiny_model.active_weights() as hf:
+        adapted = perplexity(hf, tiny_model.tokenizer, text)
+    tiny_model.set_adapter(None)
+    with tiny_model.active_weights() as hf:
+        base_again = perplexity(hf, tiny_model.tokenizer, text)
+    assert adapted != pytest.approx(fresh, rel=1e-6)
+    assert base_again == pytest.approx(fresh, rel=1e-6)
+
+
+def test_regression_check_needs_a_switchable_model(tmp_path: Path) -> None:
+    from formbound.errors import ConfigError
+
+    class Served:
+        name = "served"
+
+        def set_adapter(self, path: Any) -> None: ...
+
+    with pytest.raises(ConfigError, match="active_weights"):
+        regression_check(Served(), tmp_path)

@@ -252,7 +252,8 @@ def regression_check(
     """Measure perplexity and general answers with and without ``adapter`` on a formbound model.
 
     Args:
-        model: A model with ``set_adapter`` (:func:`formbound.models.load` of a local model).
+        model: A model with ``set_adapter`` and ``active_weights`` (:func:`formbound.models.load` of a
+            local model).
         adapter: The adapter folder.
         thresholds: Limits (defaults of :class:`RegressionThresholds` when omitted).
         general_text: A JSONL file in the bundled set's shape, instead of the bundled set.
@@ -262,8 +263,13 @@ def regression_check(
     Returns:
         A :class:`RegressionReport`; the model is back on its base weights (no adapter) afterwards.
     """
-    if not callable(getattr(model, "set_adapter", None)):
-        raise ConfigError(f"model {getattr(model, 'name', model)!r} cannot switch adapters (no set_adapter)")
+    if not callable(getattr(model, "set_adapter", None)) or not callable(
+        getattr(model, "active_weights", None)
+    ):
+        raise ConfigError(
+            f"model {getattr(model, 'name', model)!r} cannot switch adapters and score text "
+            "(needs set_adapter and active_weights); load a local model with formbound.models.load"
+        )
     thresholds = thresholds or RegressionThresholds()
     texts, prompts = general_set(general_text)
     conversations = [[{"role": "user", "content": p}] for p in prompts]
@@ -272,9 +278,11 @@ def regression_check(
         base_answers = [g.text for g in model.generate(conversations, max_new_tokens=max_new_tokens)]
         model.set_adapter(str(adapter))
         adapter_answers = [g.text for g in model.generate(conversations, max_new_tokens=max_new_tokens)]
-        adapter_ppl = perplexity(model.model, model.tokenizer, texts)
-        with model.model.disable_adapter():
-            base_ppl = perplexity(model.model, model.tokenizer, texts)
+        with model.active_weights() as hf:
+            adapter_ppl = perplexity(hf, model.tokenizer, texts)
+        model.set_adapter(None)  # the adapter stays loaded; the model switches it off
+        with model.active_weights() as hf:
+            base_ppl = perplexity(hf, model.tokenizer, texts)
     finally:
         model.set_adapter(None)
     overlaps = [token_overlap(a, b) for a, b in zip(adapter_answers, base_answers, strict=False)]

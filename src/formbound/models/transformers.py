@@ -247,6 +247,25 @@ class TransformersModel(Model):
         self.model.set_adapter(self._adapters[key])
         self._active_adapter = key
 
+    def active_weights(self) -> Any:
+        """A context manager yielding the Hugging Face model as :meth:`generate` runs it: with the
+        active adapter, or with every loaded adapter switched off when :attr:`adapter` is ``None``.
+
+        For scoring outside :meth:`generate` (e.g. perplexity)::
+
+            model.set_adapter(None)
+            with model.active_weights() as hf:
+                loss = hf(input_ids=ids, labels=ids).loss
+        """
+        import contextlib
+
+        @contextlib.contextmanager
+        def context() -> Any:
+            with self._adapter_context():
+                yield self.model
+
+        return context()
+
     # ------------------------------------------------------------------ generate
     def generate(
         self,

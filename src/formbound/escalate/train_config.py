@@ -1,0 +1,225 @@
+"""How to train an adapter: the training knobs, and the :class:`peft.LoraConfig` of the adapter itself."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from formbound.errors import ConfigError, DependencyError
+
+__all__ = ["TrainConfig"]
+
+#: The LoRA settings :class:`TrainConfig` accepts as plain keywords (when no ``lora`` is given).
+LORA_DEFAULTS: dict[str, Any] = {
+    "r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": "all-linear",
+}
+_MIXED = ("auto", "no", "bf16", "fp16")
+
+
+def _require(name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise DependencyError(
+            f"training adapters needs {name!r}; install it with: pip install 'formbound[train]'"
+        ) from exc
+
+
+def _lora_from(value: Any, options: dict[str, Any]) -> Any:
+    """A :class:`peft.LoraConfig` from one, from its ``to_dict()`` (stored metadata), or from ``options``."""
+    try:
+        import peft
+    except ImportError:
+        return None  # built when training needs it; then the missing peft is reported
+    if value is None:
+        return peft.LoraConfig(task_type="CAUSAL_LM", bias="none", **options)
+    if isinstance(value, dict):
+        known = set(peft.LoraConfig.__dataclass_fields__)
+        kept = {k: v for k, v in value.items() if k in known and k not in ("peft_type", "revision")}
+        if isinstance(kept.get("target_modules"), list | set | tuple):
+            kept["target_modules"] = sorted(kept["target_modules"])
+        return peft.LoraConfig(**kept)
+    if isinstance(value, peft.LoraConfig):
+        return value
+    raise ConfigError(f"lora must be a peft.LoraConfig (or its to_dict()), got {type(value).__name__}")
+
+
+@dataclass(init=False)
+class TrainConfig:
+    """How to train an adapter. The defaults finish on SmolLM2-135M on two CPU cores in minutes.
+
+    The adapter itself is a :class:`peft.LoraConfig` (``lora``); ``r``, ``lora_alpha``, ``lora_dropout``
+    and ``target_modules`` are shortcuts that read and write it (and build it when ``lora`` is omitted).
+
+    Attributes:
+        epochs: Passes over the dataset (fractions allowed).
+        max_steps: Stop after this many optimizer steps (overrides ``epochs`` when set).
+        batch_size: Examples per optimizer step, over all processes together (a multiple of the
+            number of processes).
+        learning_rate: Peak learning rate (linear warm-up, then linear decay to zero).
+        warmup_ratio: Share of the steps spent warming up.
+        weight_decay: AdamW weight decay.
+        max_length: Longest example in tokens; longer ones are cut, and dropped when no answer token is left.
+        seed: Seeds the data order, the LoRA initialisation and dropout.
+        save_every: Write a checkpoint every this many steps (0: never).
+        keep_checkpoints: How many recent checkpoints to keep while training.
+        mixed_precision: ``"auto"`` (bf16 on a CUDA GPU that supports it, otherwise none), ``"no"``,
+            ``"bf16"`` or ``"fp16"``.
+        lora: The adapter's :class:`peft.LoraConfig` (``task_type="CAUSAL_LM"``).
+    """
+
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_length: int = 512
+    seed: int = 0
+    save_every: int = 10
+    keep_checkpoints: int = 2
+    mixed_precision: str = "auto"
+    lora: Any = None
+
+    def __init__(
+        self,
+        *,
+        epochs: float = 3.0,
+        max_steps: int | None = None,
+        batch_size: int = 8,
+        learning_rate: float = 1e-3,
+        warmup_ratio: float = 0.1,
+        weight_decay: float = 0.0,
+        max_length: int = 512,
+        seed: int = 0,
+        save_every: int = 10,
+        keep_checkpoints: int = 2,
+        mixed_precision: str = "auto",
+        lora: Any = None,
+        **lora_options: Any,
+    ) -> None:
+        unknown = sorted(set(lora_options) - set(LORA_DEFAULTS))
+        if unknown:
+            raise ConfigError(
+                f"TrainConfig got unknown option(s) {unknown}; other LoRA settings go in "
+                "lora=peft.LoraConfig(...)"
+            )
+        if lora is not None and lora_options:
+            raise ConfigError(f"give {sorted(lora_options)} inside lora=LoraConfig(...), not beside it")
+        self.epochs, self.max_steps, self.batch_size = epochs, max_steps, batch_size
+        self.learning_rate, self.warmup_ratio, self.weight_decay = learning_rate, warmup_ratio, weight_decay
+        self.max_length, self.seed, self.save_every = max_length, seed, save_every
+        self.keep_checkpoints, self.mixed_precision = keep_checkpoints, mixed_precision
+        self._options = {**LORA_DEFAULTS, **lora_options}
+        self.lora = _lora_from(lora, self._options)
+        self._check()
+
+    def _check(self) -> None:
+        if self.epochs <= 0 and not self.max_steps:
+            raise ConfigError(f"epochs must be > 0 (got {self.epochs}) unless max_steps is set")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ConfigError(f"max_steps must be a positive number of steps, got {self.max_steps}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.r < 1:
+            raise ConfigError(f"LoRA rank r must be >= 1, got {self.r}")
+        if self.mixed_precision not in _MIXED:
+            raise ConfigError(f"mixed_precision {self.mixed_precision!r} is not one of {', '.join(_MIXED)}")
+        if self.save_every < 0:
+            raise ConfigError(f"save_every must be >= 0, got {self.save_every}")
+
+    # ------------------------------------------------------------ shortcuts into the LoraConfig
+    def _get(self, key: str) -> Any:
+        return getattr(self.lora, key) if self.lora is not None else self._options[key]
+
+    def _set(self, key: str, value: Any) -> None:
+        self._options[key] = value
+        if self.lora is not None:
+            setattr(self.lora, key, value)
+
+    @property
+    def r(self) -> int:
+        """LoRA rank (``lora.r``)."""
+        return int(self._get("r"))
+
+    @r.setter
+    def r(self, value: int) -> None:
+        self._set("r", value)
+
+    @property
+    def lora_alpha(self) -> int:
+        """LoRA scaling numerator (``lora.lora_alpha``)."""
+        return int(self._get("lora_alpha"))
+
+    @lora_alpha.setter
+    def lora_alpha(self, value: int) -> None:
+        self._set("lora_alpha", value)
+
+    @property
+    def lora_dropout(self) -> float:
+        """Dropout on the LoRA input (``lora.lora_dropout``)."""
+        return float(self._get("lora_dropout"))
+
+    @lora_dropout.setter
+    def lora_dropout(self, value: float) -> None:
+        self._set("lora_dropout", value)
+
+    @property
+    def target_modules(self) -> Any:
+        """Modules to adapt (``lora.target_modules``): ``"all-linear"``, names, or ``None``."""
+        value = self._get("target_modules")
+        return sorted(value) if isinstance(value, set) else value
+
+    @target_modules.setter
+    def target_modules(self, value: Any) -> None:
+        self._set("target_modules", value)
+
+    # ------------------------------------------------------------------------------ for peft
+    def lora_config(self, model: Any = None) -> Any:
+        """A copy of ``lora`` fitted to ``model`` (GPT-2 style ``Conv1D`` layers need ``fan_in_fan_out``)."""
+        lora = self.lora if self.lora is not None else _lora_from(None, self._options)
+        if lora is None:
+            _require("peft")
+        lora = copy.deepcopy(lora)
+        if model is not None and any(type(m).__name__ == "Conv1D" for m in model.modules()):
+            lora.fan_in_fan_out = True
+        return lora
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the training knobs, the LoRA shortcuts, and the full ``lora`` config."""
+        knobs = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lora"}
+        shortcuts = {k: self._get(k) for k in LORA_DEFAULTS}
+        shortcuts["target_modules"] = self.target_modules
+        lora = json.loads(json.dumps(self.lora.to_dict(), default=_jsonable)) if self.lora else None
+        return {**knobs, **shortcuts, "lora": lora}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config :meth:`to_dict` wrote (unknown keys are ignored; a stored ``lora`` wins over the
+        shortcuts, which older metadata holds alone)."""
+        knobs = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "lora"}
+        if data.get("lora"):
+            return cls(**knobs, lora=data["lora"])
+        return cls(**knobs, **{k: data[k] for k in LORA_DEFAULTS if k in data})
+
+    def fingerprint(self) -> str:
+        """What a checkpoint must agree with to be resumed (everything that changes the result)."""
+        keys = {k: v for k, v in self.to_dict().items() if k not in ("save_every", "keep_checkpoints")}
+        return json.dumps(keys, sort_keys=True, default=str)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
