@@ -33,7 +33,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 def near_duplicate_of(text: str, others: Iterable[str], threshold: float = NEAR_JACCARD) -> bool:
-    """Whether ``text`` is a near-duplicate of any of ``others`` (same key, or word-set Jaccard ≥ threshold)."""
+    """Whether ``text`` is a near-duplicate of any of ``others`` (same key or word overlap)."""
     key, words = near_key(text), _words(text)
     for other in others:
         if near_key(other) == key:

@@ -147,7 +147,7 @@ def _single_table(t: _Table) -> Iterator[SqlPair]:
             )
             for num, _ in t.numeric:
                 yield SqlPair(
-                    f"What is the average {_words(num)} of {tw} with {cw} {_lit(v)}, rounded to two decimals?",
+                    f"What is the average {_words(num)} of {tw} with {cw} {_lit(v)}, to two decimals?",
                     f"SELECT ROUND(AVG({num}), 2) FROM {n} WHERE {col} = {_lit(v)}",
                     "aggregate",
                 )
@@ -198,7 +198,8 @@ def _single_table(t: _Table) -> Iterator[SqlPair]:
                 q = (
                     f"Which {s} has the {word} {nw}?"
                     if k == 1
-                    else f"What are the {k} {tw} with the {word} {nw}? Give the {_words(d)} and {nw}, {word} first."
+                    else f"What are the {k} {tw} with the {word} {nw}? "
+                    f"Give the {_words(d)} and {nw}, {word} first."
                 )
                 sel = d if k == 1 else f"{d}, {num}"
                 yield SqlPair(q, f"SELECT {sel} FROM {n} ORDER BY {num} {order} LIMIT {k}", "order_limit")
@@ -242,7 +243,8 @@ def _joins(child: _Table, tables: dict[str, _Table]) -> Iterator[SqlPair]:
         for col, values in child.categorical:
             for v in values:
                 yield SqlPair(
-                    f"Which {pw} have at least one {cs} with {_words(col)} {_lit(v)}? List each {_words(pd)} once.",
+                    f"Which {pw} have at least one {cs} with {_words(col)} {_lit(v)}? "
+                    f"List each {_words(pd)} once.",
                     f"SELECT DISTINCT p.{pd} FROM {pn} AS p {on} WHERE c.{col} = {_lit(v)}",
                     "join",
                 )
@@ -270,13 +272,15 @@ def _joins(child: _Table, tables: dict[str, _Table]) -> Iterator[SqlPair]:
             )
         for num, _ in child.numeric:
             yield SqlPair(
-                f"What is the total {_words(num)} of {cw} for each {ps}? Give the {_words(pd)} and the total.",
+                f"What is the total {_words(num)} of {cw} for each {ps}? "
+                f"Give the {_words(pd)} and the total.",
                 f"SELECT p.{pd}, SUM(c.{num}) FROM {pn} AS p {on} GROUP BY p.{ref}, p.{pd}",
                 "group_by",
             )
             yield SqlPair(
                 f"Which {ps} has the largest total {_words(num)} of {cw}?",
-                f"SELECT p.{pd} FROM {pn} AS p {on} GROUP BY p.{ref}, p.{pd} ORDER BY SUM(c.{num}) DESC LIMIT 1",
+                f"SELECT p.{pd} FROM {pn} AS p {on} GROUP BY p.{ref}, p.{pd} "
+                f"ORDER BY SUM(c.{num}) DESC LIMIT 1",
                 "order_limit",
             )
 
@@ -311,7 +315,7 @@ def _has_tie(conn: sqlite3.Connection, query: str) -> bool:
     k = int(m.group(3))
     head = query[: m.start()]
     keys = conn.execute(
-        f"{head.replace('SELECT ', 'SELECT ' + m.group(1) + ' AS _k, ', 1)}ORDER BY {m.group(1)} {m.group(2)} "
+        head.replace("SELECT ", f"SELECT {m.group(1)} AS _k, ", 1) + f"ORDER BY {m.group(1)} {m.group(2)} "
         f"LIMIT {k + 1}"
     ).fetchall()
     return len(keys) > k and keys[k - 1][0] == keys[k][0]
@@ -346,7 +350,8 @@ def synthesize_sql(
     schema = getattr(spec, "schema", None)
     if database is None or schema is None or getattr(spec, "format", None) not in (None, "sql"):
         raise ConfigError(
-            f"SQL synthesis needs a SQL task set with a database; {getattr(task_set, 'name', task_set)!r} has none"
+            "SQL synthesis needs a SQL task set with a database; "
+            f"{getattr(task_set, 'name', task_set)!r} has none"
         )
     run = execute or (lambda db, sql: run_query(db, sql, timeout_s=10.0))
     counts: Counter[str] = Counter()

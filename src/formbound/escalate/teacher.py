@@ -18,7 +18,14 @@ from typing import Any
 from formbound.errors import ConfigError, EnforcementError
 from formbound.escalate._taskset import TaskItem, instruction_of, spec_of
 
-__all__ = ["TeacherOptions", "TeacherRejected", "TeacherReport", "label_with_teacher", "paraphrase", "teacher_name"]
+__all__ = [
+    "TeacherOptions",
+    "TeacherRejected",
+    "TeacherReport",
+    "label_with_teacher",
+    "paraphrase",
+    "teacher_name",
+]
 
 
 class TeacherRejected(ConfigError):
@@ -180,8 +187,11 @@ def label_with_teacher(
     todo += [(it.id, it.input) for it in train if it.gold is None]
     answers = _answers(gens, spec, [t for _, t in todo])
     if opts.second is not None:
-        second = _answers(_generators(opts.second, spec, task_set, TeacherOptions(min_accuracy=0)), spec,
-                          [t for _, t in todo])
+        second = _answers(
+            _generators(opts.second, spec, task_set, TeacherOptions(min_accuracy=0)),
+            spec,
+            [t for _, t in todo],
+        )
         answers = [
             (a, r) if a is None or a == b else (None, "disagreement")
             for (a, r), (b, _) in zip(answers, second, strict=True)
