@@ -268,10 +268,15 @@ def build_dataset(
 
     teacher_report = None
     if teacher is not None:
-        labels, report = label_with_teacher(teacher, task_set, train, inputs, teacher_options)
+        # test inputs (and near-duplicates) are dropped before the teacher ever sees them
+        clean = [
+            t for t in inputs if normalize_input(t) not in test_inputs and not near_duplicate_of(t, test_raw)
+        ]
+        labels, report = label_with_teacher(teacher, task_set, train, clean, teacher_options)
         teacher_report = report.to_dict()
         tc = counts[tname]
-        tc.offered = report.labelled + sum(report.dropped.values())
+        tc.test_excluded = len(inputs) - len(clean)
+        tc.offered = report.labelled + sum(report.dropped.values()) + tc.test_excluded
         tc.dropped = dict(report.dropped)
         tc.invalid = report.dropped.get("invalid", 0)
         for item_id, text_in, answer in labels:

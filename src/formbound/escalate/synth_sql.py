@@ -151,6 +151,15 @@ def _single_table(t: _Table) -> Iterator[SqlPair]:
                     f"SELECT ROUND(AVG({num}), 2) FROM {n} WHERE {col} = {_lit(v)}",
                     "aggregate",
                 )
+        for v in values[:4]:
+            for num, nvalues in t.numeric:
+                x = _thresholds(nvalues)[0]
+                yield SqlPair(
+                    f"Which {tw} with {cw} {_lit(v)} have a {_words(num)} above {x}? Give their {_words(d)}.",
+                    f"SELECT {d} FROM {n} WHERE {col} = {_lit(v)} AND {num} > {x}",
+                    "filter",
+                )
+        yield SqlPair(f"List the distinct {cw} values of {tw}.", f"SELECT DISTINCT {col} FROM {n}", "filter")
         yield SqlPair(
             f"How many {tw} are there for each {cw}?",
             f"SELECT {col}, COUNT(*) FROM {n} GROUP BY {col}",
@@ -253,6 +262,13 @@ def _joins(child: _Table, tables: dict[str, _Table]) -> Iterator[SqlPair]:
                     f"SELECT p.{pd} FROM {pn} AS p WHERE NOT EXISTS "
                     f"(SELECT 1 FROM {c} AS c WHERE c.{fk} = p.{ref} AND c.{col} = {_lit(v)})",
                     "anti_join",
+                )
+        for col, values in p.categorical + p.unique_text:
+            for v in values[:6]:
+                yield SqlPair(
+                    f"How many {cw} belong to the {ps} whose {_words(col)} is {_lit(v)}?",
+                    f"SELECT COUNT(*) FROM {pn} AS p {on} WHERE p.{col} = {_lit(v)}",
+                    "join",
                 )
         yield SqlPair(
             f"Which {pw} have no {cw} at all?",
