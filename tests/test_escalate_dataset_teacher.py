@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._measure_fakes import write_task_set
 
 from formbound.escalate.dataset import build_dataset, card_path, load_records
 from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key
 from formbound.escalate.teacher import TeacherOptions, TeacherRejected
 from formbound.measure import load_task_set
 from formbound.models.base import Generation, Model
-from tests._measure_fakes import write_task_set
 
 UNLABELLED = [f"{name} is {age}." for name, age in [("Dan", 44), ("Eve", 23), ("Fay", 61), ("Gus", 38)]]
 
