@@ -1,12 +1,15 @@
 """Schema-driven synthesis for JSON and YAML: values drawn from the schema, inputs from train phrasings.
 
-Values come from ``hypothesis-jsonschema`` (enums, formats, patterns, bounds), drawn deterministically:
-a ``@given`` test run with ``derandomize``-free seeded settings, no example database, collecting what it
-draws. An input is made from a train item whose gold leaves appear verbatim in its input: those leaves
-are replaced, in the input and the answer alike, by the sampled value's leaves at the same paths (a
-sampled string that is not a short printable phrase is skipped). Without a teacher the answer is the
-substituted value; with one, the teacher writes a new input for the whole sampled value, kept only when
-every string of the value appears in it. Every answer passes the spec (``enforce(repair=False)``).
+Values come from ``hypothesis-jsonschema``, drawn per leaf from the leaf's subschema (enums, formats,
+patterns, bounds), the same for the same seed: a ``@given`` run with a fixed ``@seed``, no example
+database, collecting what it draws (``.example()`` is for interactive use and warns). Drawing leaf by
+leaf also keeps clear of its object generator, which does not run on current hypothesis releases.
+
+An input is made from a train item whose gold leaves appear verbatim in its input: those leaves are
+replaced, in the input and the answer alike, by drawn values (strings that are not short printable ASCII
+phrases are not used). Without a teacher the answer is the substituted value; with one, the teacher
+writes a new input for a whole drawn value, kept only when every string of the value appears in it.
+Every answer passes the spec (``enforce(repair=False)``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from formbound.errors import DependencyError, EnforcementError
 from formbound.escalate._taskset import TaskItem, normalize_input, spec_of
 from formbound.escalate.template import _leaves, _pattern, _set_path
 
-__all__ = ["sample_values", "synthesize_from_schema"]
+__all__ = ["leaf_schema", "sample_values", "synthesize_from_schema"]
 
-_PHRASE = re.compile(r"^[\w@.+\-:/ ,']{2,40}$")
+_PHRASE = re.compile(r"^[\w@.+\-:/ ,']{1,40}$", re.ASCII)
 
 
 def sample_values(schema: dict[str, Any], n: int, *, seed: int = 0) -> list[Any]:
@@ -60,75 +63,142 @@ def sample_values(schema: dict[str, Any], n: int, *, seed: int = 0) -> list[Any]
 
 def _fits(value: Any) -> bool:
     if isinstance(value, str):
-        return bool(_PHRASE.match(value)) and value == value.strip()
+        return bool(_PHRASE.match(value)) and value == value.strip() and not value.isspace()
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e9
 
 
-def _leaf_at(value: Any, path: tuple[str, ...]) -> Any:
+_CONSTRAINTS = (
+    "enum",
+    "const",
+    "format",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+)
+
+
+def _resolve(schema: dict[str, Any], node: Any) -> Any:
+    seen = 0
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 20:
+        seen += 1
+        target: Any = schema
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+    return node
+
+
+def leaf_schema(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The subschema of a leaf at ``path`` (array indices as digits), ``$ref`` resolved; None if unknown."""
+    node: Any = _resolve(schema, schema)
     for part in path:
-        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
+        if not isinstance(node, dict):
+            return None
+        if part.isdigit() and "items" in node:
+            node = node["items"]
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
         else:
             return None
-    return value
+        node = _resolve(schema, node)
+    if isinstance(node, dict) and "$defs" in schema and "$defs" not in node:
+        node = {**node, "$defs": schema["$defs"]}
+    return node if isinstance(node, dict) else None
+
+
+def _constrained(node: dict[str, Any]) -> bool:
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    return any(k in node for k in _CONSTRAINTS) or bool({"integer", "number"} & set(types))
 
 
 def synthesize_from_schema(
     task_set: Any, train: Sequence[TaskItem], n: int, *, seed: int = 0, teacher: Any = None
 ) -> tuple[list[TaskItem], dict[str, int]]:
-    """Up to ``n`` new (input, answer) items for a JSON/YAML task set, and counts per drop reason."""
+    """Up to ``n`` new (input, answer) items for a JSON/YAML task set, and counts per drop reason.
+
+    Leaves whose schema constrains them (enum, const, format, pattern, bounds, numbers) get values
+    drawn from their subschema; free-text leaves keep the train item's value (a drawn free string is
+    noise, not a name or an address).
+    """
     from formbound.enforce import enforce
 
     spec = spec_of(task_set)
     schema = getattr(spec, "schema", None)
-    counts: dict[str, int] = {"sampled": 0, "no_phrasing": 0, "invalid": 0, "duplicate": 0}
-    if not isinstance(schema, dict) or n <= 0:
-        return [], counts
-    values = sample_values(schema, n * 3, seed=seed)
-    counts["sampled"] = len(values)
+    counts: dict[str, int] = {"offered": 0, "no_phrasing": 0, "invalid": 0, "duplicate": 0}
     templates = [it for it in train if isinstance(it.gold, (dict, list))]
+    if not isinstance(schema, dict) or n <= 0 or not templates:
+        return [], counts
+    pools: dict[tuple[str, ...], list[Any]] = {}
+    for it in templates:
+        for path, _ in _leaves(it.gold):
+            key = _pool_key(path)
+            if key in pools:
+                continue
+            node = leaf_schema(schema, key)
+            drawn = sample_values(node, 60, seed=seed) if node is not None and _constrained(node) else []
+            # two decimals: a price of 68882.0099638343 is valid but reads like no real input
+            drawn = [round(v, 2) if isinstance(v, float) else v for v in drawn]
+            pools[key] = [v for v in dict.fromkeys(json.dumps(v) for v in drawn if _fits(v))]
+    pools = {k: [json.loads(v) for v in vs] for k, vs in pools.items() if vs}
     rng = random.Random(seed)
     seen = {normalize_input(it.input) for it in train}
     out: list[TaskItem] = []
-    for k, value in enumerate(values):
+    for k in range(n * 4):
         if len(out) >= n:
             break
+        counts["offered"] += 1
+        base = rng.choice(templates)
         if teacher is not None:
-            item = _teacher_input(teacher, spec, value, k)
+            item = _teacher_input(teacher, _fill(base.gold, pools, rng, only=None), k)
         else:
-            item = _substitute(rng.choice(templates), value, k) if templates else None
+            item = _substitute(base, pools, rng, k)
         if item is None:
             counts["no_phrasing"] += 1
             continue
         try:
-            enforce(spec.dump(item.gold) if not isinstance(item.gold, str) else item.gold, spec, repair=False)
+            enforce(spec.dump(item.gold), spec, repair=False)
         except EnforcementError:
             counts["invalid"] += 1
             continue
-        key = normalize_input(item.input)
-        if key in seen:
+        text_key = normalize_input(item.input)
+        if text_key in seen:
             counts["duplicate"] += 1
             continue
-        seen.add(key)
+        seen.add(text_key)
         out.append(item)
     return out, counts
 
 
-def _substitute(base: TaskItem, value: Any, k: int) -> TaskItem | None:
+def _pool_key(path: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("0" if p.isdigit() else p for p in path)
+
+
+def _fill(gold: Any, pools: dict[tuple[str, ...], list[Any]], rng: random.Random, only: Any) -> Any:
+    value = json.loads(json.dumps(gold))
+    for path, leaf in _leaves(gold):
+        pool = [v for v in pools.get(_pool_key(path), []) if type(v) is type(leaf)]
+        if pool and (only is None or path in only):
+            _set_path(value, path, rng.choice(pool))
+    return value
+
+
+def _substitute(
+    base: TaskItem, pools: dict[tuple[str, ...], list[Any]], rng: random.Random, k: int
+) -> TaskItem | None:
     leaves = _leaves(base.gold)
     texts = [str(v) for _, v in leaves]
     gold = json.loads(json.dumps(base.gold))
     swaps = []
     for (path, leaf), text in zip(leaves, texts, strict=True):
-        new = _leaf_at(value, path)
-        if new is None or type(new) is not type(leaf) or not _fits(new) or new == leaf:
-            continue
-        if texts.count(text) > 1 or any(o != text and (o in text or text in o) for o in texts):
+        pool = [v for v in pools.get(_pool_key(path), []) if type(v) is type(leaf) and v != leaf]
+        if not pool or texts.count(text) > 1 or any(o != text and (o in text or text in o) for o in texts):
             continue
         if len(_pattern(text).findall(base.input)) != 1:
             continue
+        new = rng.choice(pool)
         _set_path(gold, path, new)
         swaps.append((text, str(new)))
     if not swaps:
@@ -147,7 +217,7 @@ _WRITE = (
 )
 
 
-def _teacher_input(teacher: Any, spec: Any, value: Any, k: int) -> TaskItem | None:
+def _teacher_input(teacher: Any, value: Any, k: int) -> TaskItem | None:
     strings = [str(v) for _, v in _leaves(value) if isinstance(v, str)]
     if not all(_fits(s) for s in strings):
         return None
