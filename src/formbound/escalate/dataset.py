@@ -109,6 +109,7 @@ class DatasetCard:
     cap_per_source: int | None = None
     dev: dict[str, Any] | None = None
     teacher: dict[str, Any] | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +176,7 @@ def build_dataset(
     teacher_options: TeacherOptions | None = None,
     synthesize: int = 0,
     quality: QualityOptions | None = None,
+    note: str | None = None,
 ) -> DatasetCard:
     """Build a chat-format JSONL fine-tuning set for a task set's train split and write its card.
 
@@ -197,6 +199,7 @@ def build_dataset(
             task set with a database (``sql_synth``), schema-sampled values for JSON/YAML
             (``schema_synth``); 0 for none.
         quality: Cap per generated source and the dev slice (:class:`QualityOptions`).
+        note: A sentence for the card (e.g. why data was generated), shown in ``decision.md``.
 
     Returns:
         The :class:`DatasetCard` (also written as JSON).
@@ -349,6 +352,7 @@ def build_dataset(
         cap_per_source=cap,
         dev=dev,
         teacher=teacher_report,
+        note=note,
     )
     write_atomic(card_path(out), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
