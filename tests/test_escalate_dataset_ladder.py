@@ -41,3 +41,34 @@ def test_large_train_split_generates_nothing_by_default() -> None:
 def test_inputs_without_a_teacher_are_refused() -> None:
     with pytest.raises(ConfigError, match="need a teacher"):
         DataSources(inputs=["x"])
+
+
+def test_cli_teacher_and_inputs_reach_the_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    import formbound.escalate
+    import formbound.models
+    from formbound.cli import main
+    from formbound.escalate.decision import Decision
+
+    seen: list[dict[str, Any]] = []
+
+    def fake_escalate(model: Any, tasks: Any, **kw: Any) -> Decision:
+        seen.append(kw)
+        return Decision("cheap_rung", "constrained", ["ok"], kw["target"], {}, seconds={"total": 1.0})
+
+    monkeypatch.setattr(formbound.escalate, "escalate", fake_escalate)
+    monkeypatch.setattr(formbound.models, "load", lambda name, **kw: SimpleNamespace(name=name))
+    inputs = tmp_path / "logs.jsonl"
+    inputs.write_text('{"input": "Dan is 44."}\n"Eve is 23."\n\n', encoding="utf-8")
+    args = ["escalate", "--tasks", "contacts", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, [*args, "--teacher", "big.gguf", "--inputs", str(inputs)])
+    assert result.exit_code == 0, result.output
+    data = seen[0]["data"]
+    assert data.teacher.name == "big.gguf" and list(data.inputs) == ["Dan is 44.", "Eve is 23."]
+    result = CliRunner().invoke(main, [*args, "--inputs", str(inputs)])
+    assert result.exit_code == 2 and "--inputs needs --teacher" in result.output
+    inputs.write_text('{"text": 1}\n', encoding="utf-8")
+    result = CliRunner().invoke(main, [*args, "--teacher", "big.gguf", "--inputs", str(inputs)])
+    assert result.exit_code != 0 and "line 1" in result.output
+    assert CliRunner().invoke(main, args).exit_code == 0 and seen[-1]["data"] is None

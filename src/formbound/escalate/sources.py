@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +12,7 @@ from formbound.errors import ConfigError
 from formbound.escalate.quality import QualityOptions
 from formbound.escalate.teacher import TeacherOptions, teacher_name
 
-__all__ = ["SMALL_TRAIN", "DataSources"]
+__all__ = ["SMALL_TRAIN", "DataSources", "read_inputs"]
 
 #: Below this many train records the ladder generates data before training.
 SMALL_TRAIN = 200
@@ -61,3 +63,28 @@ class DataSources:
             "quality": self.quality,
             "note": note,
         }
+
+
+def read_inputs(path: str | os.PathLike[str]) -> list[str]:
+    """Unlabelled inputs from a JSONL file: per line a JSON string or an object with ``"input"``.
+
+    Raises:
+        ConfigError: a line is not JSON, or neither a string nor an object with a string ``input``.
+    """
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{os.fspath(path)!r} line {n} is not JSON: {exc}") from exc
+            text = value.get("input") if isinstance(value, dict) else value
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigError(
+                    f"{os.fspath(path)!r} line {n}: expected a string or an object with a string "
+                    f"'input', got {line.strip()[:80]!r}"
+                )
+            out.append(text)
+    return out
