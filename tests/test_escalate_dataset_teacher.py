@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests._measure_fakes import write_task_set
+from tests.test_openai_compat import llama_server as llama_server
 
 from formbound.escalate.dataset import build_dataset, card_path, load_records
 from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key
@@ -154,3 +155,53 @@ def test_near_duplicate_keys() -> None:
     test = ["Which customers live in France? Give their names and cities."]
     assert near_duplicate_of("which customers live in france, give their names and the cities", test)
     assert not near_duplicate_of("Which customers live in Spain?", ["Which customers live in France?"])
+
+
+# ------------------------------------------------------------------------ served teachers (HTTP)
+def test_a_served_teacher_labels_through_the_openai_client(task_set: Any, tmp_path: Path) -> None:
+    from tests.test_openai_compat import FakeServer, Reply, default_reply
+
+    from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+
+    def behave(path: str, body: dict[str, Any], n: int) -> Reply:
+        if not path.endswith("/chat/completions"):
+            return default_reply(path, body)
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        m = re.search(r"(\w+) is (\d+)", user)
+        assert m is not None
+        text = json.dumps({"name": m.group(1), "age": int(m.group(2))})
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        return Reply(
+            body={"id": "x", "choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 9}}
+        )
+
+    clear_probe_cache()
+    server = FakeServer()
+    server.behave = behave
+    try:
+        teacher = OpenAICompatModel("served-model", base_url=server.url, timeout_s=5.0, backoff_s=0.01)
+        card = build_dataset(task_set, tmp_path / "t.jsonl", teacher=teacher, inputs=UNLABELLED)
+    finally:
+        server.close()
+        clear_probe_cache()
+    name = next(k for k in card.sources if k.startswith("teacher:"))
+    assert card.sources[name]["kept"] == 4 and card.teacher is not None and card.teacher["accuracy"] == 1.0
+    assert any(b.get("response_format") for b in server.bodies)  # constrained where the server can
+
+
+@pytest.mark.real_model
+def test_real_llama_cpp_server_as_teacher(task_set: Any, tmp_path: Path, llama_server: str) -> None:
+    from formbound.enforce import enforce
+    from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+
+    clear_probe_cache()
+    teacher = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
+    opts = TeacherOptions(min_accuracy=0.0)
+    card = build_dataset(
+        task_set, tmp_path / "t.jsonl", teacher=teacher, inputs=UNLABELLED, teacher_options=opts
+    )
+    assert card.teacher is not None and card.teacher["scored"] == 3 and card.teacher["validity"] is not None
+    print(f"\nllama-cpp-python teacher on persons: {card.teacher}")
+    for rec in load_records(tmp_path / "t.jsonl"):
+        if rec["source"].startswith("teacher:"):
+            enforce(rec["messages"][-1]["content"], task_set.spec, repair=False)
