@@ -1,6 +1,6 @@
 """Fine-tuning datasets: chat-format JSONL built from what the ladder knows is right.
 
-Three sources, in order of trust:
+Sources, in order of trust (dedup keeps the first record seen for an input):
 
 * ``gold``: gold answers of the train split, as canonical text (the spec's ``dump``);
 * ``distilled``: outputs of the best strategy (usually constrained decoding) on train inputs that
@@ -8,12 +8,18 @@ Three sources, in order of trust:
   unconstrained one;
 * ``template``: new train inputs made by substituting field values between train items (a value that
   appears verbatim in an input is swapped for another train item's value of the same field, in the
-  input and in the answer alike).
+  input and in the answer alike);
+* ``teacher:NAME``: a stronger model's answers on unlabelled inputs and train inputs without gold,
+  after it has been scored on the gold train items (:mod:`.teacher`);
+* ``sql_synth``: execution-verified question/query pairs for a SQL task set with a database
+  (:mod:`.synth_sql`); ``schema_synth``: schema-sampled values in train phrasings (:mod:`.synth_schema`).
+
+Generated sources are capped and a share of them is held back as ``dev.jsonl`` (:mod:`.quality`).
 
 Every record's prompt is exactly the message list the ``raw`` strategy sends at evaluation time
 (:func:`formbound.prompts.build_messages` with ``style="raw"``), so the adapter learns to answer the
-plain request in format. Test items never enter: they are excluded by id and by (normalised) input
-text, and the written file is checked again before it is renamed into place.
+plain request in format. Test items never enter: they are excluded by id, by (normalised) input text
+and by near-duplicate text, and the written file is checked again before it is renamed into place.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, EnforcementError, FormboundError
 from formbound.escalate._taskset import instruction_of, items_of, normalize_input, spec_of
-from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key, split_dev
+from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key, split_dev, token_stats
 from formbound.escalate.teacher import TeacherOptions, label_with_teacher, teacher_name
 from formbound.escalate.template import augment_by_substitution
 
@@ -144,23 +150,6 @@ def _messages(spec: Any, task_input: str, instruction: str | None) -> list[dict[
 
 
 # ----------------------------------------------------------------------------------- builder
-def _token_stats(records: list[dict[str, Any]], tokenizer: Any) -> dict[str, dict[str, float]]:
-    prompt_lens, answer_lens = [], []
-    for rec in records:
-        msgs = rec["messages"]
-        prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
-        prompt_lens.append(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]))
-        answer_lens.append(len(tokenizer(msgs[-1]["content"], add_special_tokens=False)["input_ids"]) + 1)
-
-    def stats(values: list[int]) -> dict[str, float]:
-        if not values:
-            return {"min": 0, "mean": 0.0, "max": 0}
-        return {"min": min(values), "mean": round(sum(values) / len(values), 1), "max": max(values)}
-
-    totals = [p + a for p, a in zip(prompt_lens, answer_lens, strict=False)]
-    return {"prompt": stats(prompt_lens), "answer": stats(answer_lens), "total": stats(totals)}
-
-
 def build_dataset(
     task_set: Any,
     out_path: str | Path,
@@ -343,7 +332,7 @@ def build_dataset(
         sources={name: {**asdict(c), "validity": c.validity} for name, c in counts.items()},
         spec_hash=spec.hash,
         dataset_sha256=file_sha256(out),
-        token_lengths=_token_stats(records, tokenizer) if tokenizer is not None else None,
+        token_lengths=token_stats(records, tokenizer) if tokenizer is not None else None,
         instruction=instruction,
         test_ids=len(test_ids),
         seed=seed,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NEAR_JACCARD", "QualityOptions", "near_duplicate_of", "near_key", "split_dev"]
+__all__ = ["NEAR_JACCARD", "QualityOptions", "near_duplicate_of", "near_key", "split_dev", "token_stats"]
 
 #: Word-set overlap (Jaccard) at which two inputs count as the same.
 NEAR_JACCARD = 0.9
@@ -76,3 +76,21 @@ def split_dev(
     n_dev = max(1, int(len(generated) * options.dev_fraction))
     dev_ids = {id(r) for r in random.Random(seed + 1).sample(generated, n_dev)}
     return [r for r in records if id(r) not in dev_ids], [r for r in records if id(r) in dev_ids]
+
+
+def token_stats(records: list[dict[str, Any]], tokenizer: Any) -> dict[str, dict[str, float]]:
+    """min/mean/max of prompt, answer and total tokens of chat records (the card's token lengths)."""
+    prompt_lens, answer_lens = [], []
+    for rec in records:
+        msgs = rec["messages"]
+        prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
+        prompt_lens.append(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]))
+        answer_lens.append(len(tokenizer(msgs[-1]["content"], add_special_tokens=False)["input_ids"]) + 1)
+
+    def stats(values: list[int]) -> dict[str, float]:
+        if not values:
+            return {"min": 0, "mean": 0.0, "max": 0}
+        return {"min": min(values), "mean": round(sum(values) / len(values), 1), "max": max(values)}
+
+    totals = [p + a for p, a in zip(prompt_lens, answer_lens, strict=False)]
+    return {"prompt": stats(prompt_lens), "answer": stats(answer_lens), "total": stats(totals)}
