@@ -19,7 +19,8 @@ def test_small_train_split_gets_synthetic_data_named_in_the_decision(task_set: A
     _run(FakeHarness(BASE, adapter=CLEAR_WIN), task_set, tmp_path)
     data = json.loads((tmp_path / "run" / "decision.json").read_text())
     card = data["dataset"]
-    assert card["sources"]["schema_synth"]["kept"] > 0
+    synth = card["sources"]["schema_synth"]
+    assert synth["kept"] > 0 and synth["offered"] >= synth["kept"] and "offered" not in synth["dropped"]
     assert "the train split has 8 records (< 200)" in card["note"]
     assert "Generated data before training" in (tmp_path / "run" / "decision.md").read_text()
 

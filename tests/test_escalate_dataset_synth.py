@@ -93,7 +93,7 @@ class Paraphraser(Model):
     name = "para"
 
     def generate(self, prompts: Any, **kw: Any) -> list[Generation]:
-        out = []
+        out: list[Generation] = []
         for p in prompts:
             q = p[-1]["content"].rsplit("Question: ", 1)[1]
             # drops the literals of every other question: those must keep the template
@@ -168,7 +168,7 @@ class Writer(Model):
     name = "writer"
 
     def generate(self, prompts: Any, **kw: Any) -> list[Generation]:
-        out = []
+        out: list[Generation] = []
         for p in prompts:
             value = json.loads(p[-1]["content"].rsplit("\n\n", 1)[1])
             text = "Person " + value["name"] + f" aged {value['age']}"

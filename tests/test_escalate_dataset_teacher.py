@@ -34,7 +34,7 @@ class Teacher(Model):
 
     def generate(self, prompts: Sequence[Any], **kw: Any) -> list[Generation]:
         self.seeds.append(kw.get("seed"))
-        out = []
+        out: list[Generation] = []
         for messages in prompts:
             user = next(m["content"] for m in messages if m["role"] == "user")
             m = re.search(r"(\w+)\s+is\s+(\d+)[.!]?", user)

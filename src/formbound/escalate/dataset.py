@@ -372,8 +372,8 @@ def _offer_synthetic(
 
     items, dropped = synthesize_from_schema(task_set, train, n, seed=seed, teacher=teacher)
     c = counts["schema_synth"]
-    c.offered = dropped.get("sampled", 0)
-    c.dropped = {k: v for k, v in dropped.items() if k != "sampled"}
+    c.offered = dropped.get("offered", 0)
+    c.dropped = {k: v for k, v in dropped.items() if k != "offered"}
     for it in items:
         try:
             answer = canonical_answer(spec, it.gold)

@@ -50,7 +50,14 @@ class DataSources:
         """Keyword arguments of :func:`formbound.escalate.build_dataset`, with a note for the card."""
         small = n_train < SMALL_TRAIN
         n = self.synthesize if self.synthesize is not None else (2 * SMALL_TRAIN if small else 0)
-        used = [s for s, on in (("synthetic data", n > 0), (teacher_name(self.teacher), self.teacher)) if on]
+        used = [
+            s
+            for s, on in (
+                (f"up to {n} synthetic records (verified SQL or schema-sampled values)", n > 0),
+                (teacher_name(self.teacher), self.teacher),
+            )
+            if on
+        ]
         note = None
         if used:
             why = f"the train split has {n_train} records (< {SMALL_TRAIN})" if small else "asked for"
