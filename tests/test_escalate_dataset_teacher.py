@@ -55,6 +55,7 @@ def test_teacher_labels_unlabelled_inputs_with_its_source(task_set: Any, tmp_pat
     src = card.sources["teacher:scripted"]
     assert src["kept"] == 4 and src["offered"] == 4
     assert card.teacher is not None and card.teacher["accuracy"] == 1.0 and card.teacher["scored"] == 3
+    assert card.note is not None and "validity 1.00, accuracy 1.00" in card.note  # shown in decision.md
     records = load_records(tmp_path / "train.jsonl")
     taught = [r for r in records if r["source"] == "teacher:scripted"]
     assert {r["messages"][-1]["content"] for r in taught} >= {'{"name": "Dan", "age": 44}'}

@@ -266,6 +266,11 @@ def build_dataset(
         ]
         labels, report = label_with_teacher(teacher, task_set, train, clean, teacher_options)
         teacher_report = report.to_dict()
+        if report.scored:
+            note = (note + " " if note else "") + (
+                f"Teacher {report.name} ({report.strategy}) on {report.scored} gold train items: validity "
+                f"{report.validity:.2f}, accuracy {report.accuracy:.2f}."
+            )
         tc = counts[tname]
         tc.test_excluded = len(inputs) - len(clean)
         tc.offered = report.labelled + sum(report.dropped.values()) + tc.test_excluded
