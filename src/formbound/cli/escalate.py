@@ -96,6 +96,19 @@ __all__ = ["escalate_cmd"]
 @click.option("--lr", "learning_rate", type=float, default=None, help="Peak learning rate.")
 @click.option("--rank", type=click.IntRange(min=1), default=None, help="LoRA rank.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Examples per optimizer step.")
+@click.option(
+    "--teacher",
+    default=None,
+    metavar="MODEL",
+    help="A stronger model that labels train and --inputs inputs for the dataset (scored on gold first).",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help='Unlabelled inputs for --teacher: JSONL, one {"input": ...} object or string per line.',
+)
 @click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
 @verbosity_options
 @model_options
@@ -120,6 +133,8 @@ def escalate_cmd(
     rank: int | None,
     batch_size: int | None,
     on_regression: str,
+    teacher: str | None,
+    inputs_file: str | None,
     quiet: bool,
     verbose: bool,
     base_url: str | None,
@@ -133,10 +148,13 @@ def escalate_cmd(
     is still needed (written to RUN/rebase/MODEL unless --out is given).
     """
     configure_logging(quiet, verbose)
-    from formbound.escalate import TrainConfig, escalate, rebase
+    from formbound.escalate import DataSources, TrainConfig, escalate, rebase
+    from formbound.escalate.sources import read_inputs
 
     if rebase_model is None and (tasks is None or out is None):
         raise click.UsageError("--tasks and --out are required (unless --rebase MODEL --run RUN)")
+    if inputs_file is not None and teacher is None:
+        raise click.UsageError("--inputs needs --teacher MODEL: a model to label them")
     if rebase_model is not None and run is None:
         raise click.UsageError("--rebase needs --run: the folder of the escalate run to re-measure")
     # before any model loads: a typo costs no time (the ladder measures the test split)
@@ -166,6 +184,10 @@ def escalate_cmd(
             )
             click.echo(decision.summary())
             return
+        data = None
+        if teacher is not None:
+            inputs = read_inputs(inputs_file) if inputs_file is not None else []
+            data = DataSources(teacher=load_model(teacher, base_url, api_key_env, backend), inputs=inputs)
         decision = escalate(
             load_model(model, base_url, api_key_env, backend),
             task_set,
@@ -181,6 +203,7 @@ def escalate_cmd(
             on_regression=on_regression,
             alpha=0.05 if alpha is None else alpha,
             learning_curve=learning_curve,
+            data=data,
             command=shlex.join(["formbound", *sys.argv[1:]]),
         )
     except FormboundError as exc:

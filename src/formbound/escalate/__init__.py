@@ -1,6 +1,8 @@
 """Escalate: when prompting, repair and constraints are not enough, train a LoRA adapter and prove it helps.
 
-* :mod:`~formbound.escalate.dataset` — chat-format fine-tuning sets from gold, distilled and template items;
+* :mod:`~formbound.escalate.dataset` — chat-format fine-tuning sets from gold, distilled and template items,
+  a teacher's labels (:mod:`.teacher`), verified SQL (:mod:`.synth_sql`) and schema-sampled values
+  (:mod:`.synth_schema`), with the quality controls of :mod:`.quality`;
 * :mod:`~formbound.escalate.adapter` — LoRA training (answer-only loss, checkpoints, ``accelerate launch``);
 * :mod:`~formbound.escalate.regression` — perplexity and general answers with and without the adapter;
 * :mod:`~formbound.escalate.stats` — intervals and paired tests (scipy) behind the decision;
@@ -15,16 +17,23 @@ from formbound.escalate.adapter import TrainConfig, TrainResult, read_metadata, 
 from formbound.escalate.dataset import DatasetCard, Distilled, build_dataset
 from formbound.escalate.decision import CHEAP_RUNGS, Decision
 from formbound.escalate.ladder import escalate
+from formbound.escalate.quality import QualityOptions
 from formbound.escalate.rebase import rebase
 from formbound.escalate.regression import RegressionReport, RegressionThresholds, regression_check
+from formbound.escalate.sources import DataSources
+from formbound.escalate.teacher import TeacherOptions, TeacherRejected
 
 __all__ = [
     "CHEAP_RUNGS",
+    "DataSources",
     "DatasetCard",
     "Decision",
     "Distilled",
+    "QualityOptions",
     "RegressionReport",
     "RegressionThresholds",
+    "TeacherOptions",
+    "TeacherRejected",
     "TrainConfig",
     "TrainResult",
     "build_dataset",

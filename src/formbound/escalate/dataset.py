@@ -1,6 +1,6 @@
 """Fine-tuning datasets: chat-format JSONL built from what the ladder knows is right.
 
-Three sources, in order of trust:
+Sources, in order of trust (dedup keeps the first record seen for an input):
 
 * ``gold``: gold answers of the train split, as canonical text (the spec's ``dump``);
 * ``distilled``: outputs of the best strategy (usually constrained decoding) on train inputs that
@@ -8,12 +8,18 @@ Three sources, in order of trust:
   unconstrained one;
 * ``template``: new train inputs made by substituting field values between train items (a value that
   appears verbatim in an input is swapped for another train item's value of the same field, in the
-  input and in the answer alike).
+  input and in the answer alike);
+* ``teacher:NAME``: a stronger model's answers on unlabelled inputs and train inputs without gold,
+  after it has been scored on the gold train items (:mod:`.teacher`);
+* ``sql_synth``: execution-verified question/query pairs for a SQL task set with a database
+  (:mod:`.synth_sql`); ``schema_synth``: schema-sampled values in train phrasings (:mod:`.synth_schema`).
+
+Generated sources are capped and a share of them is held back as ``dev.jsonl`` (:mod:`.quality`).
 
 Every record's prompt is exactly the message list the ``raw`` strategy sends at evaluation time
 (:func:`formbound.prompts.build_messages` with ``style="raw"``), so the adapter learns to answer the
-plain request in format. Test items never enter: they are excluded by id and by (normalised) input
-text, and the written file is checked again before it is renamed into place.
+plain request in format. Test items never enter: they are excluded by id, by (normalised) input text
+and by near-duplicate text, and the written file is checked again before it is renamed into place.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +35,10 @@ from typing import Any
 
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, EnforcementError, FormboundError
-from formbound.escalate._taskset import TaskItem, instruction_of, items_of, normalize_input, spec_of
+from formbound.escalate._taskset import instruction_of, items_of, normalize_input, spec_of
+from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key, split_dev, token_stats
+from formbound.escalate.teacher import TeacherOptions, label_with_teacher, teacher_name
+from formbound.escalate.template import augment_by_substitution
 
 __all__ = [
     "SOURCES",
@@ -44,7 +53,7 @@ __all__ = [
 ]
 
 #: Record sources, most trusted first (dedup keeps the first record seen for an input).
-SOURCES: tuple[str, ...] = ("gold", "distilled", "template")
+SOURCES: tuple[str, ...] = ("gold", "distilled", "teacher", "sql_synth", "schema_synth", "template")
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,10 @@ class SourceCounts:
     mismatched: int = 0
     duplicate: int = 0
     test_excluded: int = 0
+    near_duplicate: int = 0
+    capped: int = 0
     kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def validity(self) -> float | None:
@@ -99,6 +111,11 @@ class DatasetCard:
     test_ids: int = 0
     seed: int = 0
     formbound_version: str = field(default="")
+    shares: dict[str, float] = field(default_factory=dict)
+    cap_per_source: int | None = None
+    dev: dict[str, Any] | None = None
+    teacher: dict[str, Any] | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,116 +149,7 @@ def _messages(spec: Any, task_input: str, instruction: str | None) -> list[dict[
     return [dict(m) for m in build_messages(spec, task_input, instruction=instruction, style="raw")]
 
 
-# ----------------------------------------------------------------------- template augmentation
-_LeafKey = tuple[str, ...]
-
-
-def _leaves(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """(path, value) of every string/number leaf; array indices kept in ``path``."""
-    out: list[tuple[tuple[str, ...], Any]] = []
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            out += _leaves(sub, (*path, str(key)))
-    elif isinstance(value, list):
-        for i, sub in enumerate(value):
-            out += _leaves(sub, (*path, str(i)))
-    elif isinstance(value, str) and len(value.strip()) >= 2:
-        out.append((path, value))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        out.append((path, value))
-    return out
-
-
-def _field_key(path: tuple[str, ...]) -> _LeafKey:
-    return tuple("*" if part.isdigit() else part for part in path)
-
-
-def _set_path(value: Any, path: tuple[str, ...], new: Any) -> None:
-    for part in path[:-1]:
-        value = value[int(part)] if isinstance(value, list) else value[part]
-    last = path[-1]
-    if isinstance(value, list):
-        value[int(last)] = new
-    else:
-        value[last] = new
-
-
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w])" + re.escape(text) + r"(?![\w])")
-
-
-def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0) -> list[TaskItem]:
-    """Up to ``n`` new (input, gold) pairs made by swapping field values between train items.
-
-    A leaf value of an item's gold that occurs verbatim (on word boundaries) in its input, and does
-    not overlap another leaf's text, is replaced in both the input and the gold by the value another
-    item has for the same field. Only the given items' values are used, so nothing outside them
-    (e.g. a test item) can leak in. Returned items have ids ``<source id>~t<k>`` and split ``train``.
-    """
-    if n <= 0:
-        return []
-    golds = [it for it in items if isinstance(it.gold, (dict, list))]
-    pools: dict[tuple[_LeafKey, type], list[Any]] = {}
-    for it in golds:
-        for path, leaf in _leaves(it.gold):
-            bucket = pools.setdefault((_field_key(path), type(leaf)), [])
-            if leaf not in bucket:
-                bucket.append(leaf)
-    rng = random.Random(seed)
-    out: list[TaskItem] = []
-    seen = {normalize_input(it.input) for it in items}
-    tries = 0
-    while golds and len(out) < n and tries < n * 20:
-        tries += 1
-        base = rng.choice(golds)
-        leaves = _leaves(base.gold)
-        texts = [str(v) for _, v in leaves]
-        new_gold = json.loads(json.dumps(base.gold))
-        new_input = base.input
-        swaps: list[tuple[str, str]] = []
-        for (path, leaf), text in zip(leaves, texts, strict=False):
-            overlaps = any(o != text and (o in text or text in o) for o in texts)
-            if overlaps or texts.count(text) > 1 or len(_pattern(text).findall(base.input)) != 1:
-                continue
-            choices = [v for v in pools.get((_field_key(path), type(leaf)), []) if v != leaf]
-            if not choices:
-                continue
-            new = rng.choice(choices)
-            _set_path(new_gold, path, new)
-            swaps.append((text, str(new)))
-        if not swaps:
-            continue
-        # Placeholders first, so a new value can never be hit by a later swap.
-        for k, (old, _new) in enumerate(swaps):
-            new_input = _pattern(old).sub(f"\x00{k}\x00", new_input, count=1)
-        for k, (_old, new) in enumerate(swaps):
-            new_input = new_input.replace(f"\x00{k}\x00", new)
-        key = normalize_input(new_input)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(TaskItem(f"{base.id}~t{len(out) + 1}", new_input, new_gold, "train"))
-    return out
-
-
 # ----------------------------------------------------------------------------------- builder
-def _token_stats(records: list[dict[str, Any]], tokenizer: Any) -> dict[str, dict[str, float]]:
-    prompt_lens, answer_lens = [], []
-    for rec in records:
-        msgs = rec["messages"]
-        prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
-        prompt_lens.append(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]))
-        answer_lens.append(len(tokenizer(msgs[-1]["content"], add_special_tokens=False)["input_ids"]) + 1)
-
-    def stats(values: list[int]) -> dict[str, float]:
-        if not values:
-            return {"min": 0, "mean": 0.0, "max": 0}
-        return {"min": min(values), "mean": round(sum(values) / len(values), 1), "max": max(values)}
-
-    totals = [p + a for p, a in zip(prompt_lens, answer_lens, strict=False)]
-    return {"prompt": stats(prompt_lens), "answer": stats(answer_lens), "total": stats(totals)}
-
-
 def build_dataset(
     task_set: Any,
     out_path: str | Path,
@@ -252,6 +160,12 @@ def build_dataset(
     tokenizer: Any = None,
     instruction: str | None = None,
     messages_fn: Callable[[Any, str, str | None], list[dict[str, str]]] | None = None,
+    teacher: Any = None,
+    inputs: Sequence[str] = (),
+    teacher_options: TeacherOptions | None = None,
+    synthesize: int = 0,
+    quality: QualityOptions | None = None,
+    note: str | None = None,
 ) -> DatasetCard:
     """Build a chat-format JSONL fine-tuning set for a task set's train split and write its card.
 
@@ -266,12 +180,22 @@ def build_dataset(
         instruction: Override the task set's instruction.
         messages_fn: ``(spec, input, instruction) -> messages``; defaults to the ``raw`` strategy's
             prompt (:func:`formbound.prompts.build_messages` with ``style="raw"``).
+        teacher: A stronger :class:`~formbound.models.Model` that labels ``inputs`` and the train
+            inputs without gold (source ``teacher:NAME``); scored on the gold train items first.
+        inputs: Unlabelled inputs for the teacher.
+        teacher_options: Accuracy floor, self-consistency, second teacher (:class:`TeacherOptions`).
+        synthesize: Synthetic records to generate: execution-verified question/query pairs for a SQL
+            task set with a database (``sql_synth``), schema-sampled values for JSON/YAML
+            (``schema_synth``); 0 for none.
+        quality: Cap per generated source and the dev slice (:class:`QualityOptions`).
+        note: A sentence for the card (e.g. why data was generated), shown in ``decision.md``.
 
     Returns:
         The :class:`DatasetCard` (also written as JSON).
 
     Raises:
         ConfigError: the task set has no train items, or a test item reached the output.
+        TeacherRejected: the teacher's accuracy on the gold train items is below the floor.
     """
     from formbound._version import __version__
 
@@ -286,9 +210,12 @@ def build_dataset(
         )
     test_ids = {it.id for it in test}
     test_inputs = {normalize_input(it.input) for it in test}
+    test_raw = [it.input for it in test]
     gold_by_id: dict[str, str] = {}
 
-    counts = {name: SourceCounts() for name in SOURCES}
+    qopts = quality or QualityOptions()
+    tname = teacher_name(teacher) if teacher is not None else "teacher"
+    counts = {(tname if n == "teacher" else n): SourceCounts() for n in SOURCES}
     candidates: list[tuple[str, str, str, str]] = []  # (source, id, input, answer)
 
     def offer(source: str, item_id: str, text_in: str, answer: str | None) -> None:
@@ -297,6 +224,7 @@ def build_dataset(
             item_id in test_ids
             or item_id.split("~")[0] in test_ids
             or normalize_input(text_in) in test_inputs
+            or near_duplicate_of(text_in, test_raw)
         ):
             c.test_excluded += 1
             return
@@ -330,6 +258,33 @@ def build_dataset(
             continue
         offer("distilled", d.id, d.input, answer)
 
+    teacher_report = None
+    if teacher is not None:
+        # test inputs (and near-duplicates) are dropped before the teacher ever sees them
+        clean = [
+            t for t in inputs if normalize_input(t) not in test_inputs and not near_duplicate_of(t, test_raw)
+        ]
+        labels, report = label_with_teacher(teacher, task_set, train, clean, teacher_options)
+        teacher_report = report.to_dict()
+        if report.scored:
+            note = (note + " " if note else "") + (
+                f"Teacher {report.name} ({report.strategy}) on {report.scored} gold train items: validity "
+                f"{report.validity:.2f}, accuracy {report.accuracy:.2f}."
+            )
+        tc = counts[tname]
+        tc.test_excluded = len(inputs) - len(clean)
+        tc.offered = report.labelled + sum(report.dropped.values()) + tc.test_excluded
+        tc.dropped = dict(report.dropped)
+        tc.invalid = report.dropped.get("invalid", 0)
+        for item_id, text_in, answer in labels:
+            if item_id in gold_by_id and gold_by_id[item_id] != answer:
+                tc.mismatched += 1
+                continue
+            offer(tname, item_id, text_in, answer)
+
+    if synthesize > 0:
+        _offer_synthetic(task_set, spec, train, synthesize, seed, teacher, counts, offer)
+
     for it in augment_by_substitution(train, augment, seed=seed):
         counts["template"].offered += 1
         try:
@@ -339,36 +294,98 @@ def build_dataset(
             continue
         offer("template", it.id, it.input, answer)
 
+    cap = qopts.cap(sum(1 for c in candidates if c[0] == "gold"))
     records: list[dict[str, Any]] = []
     seen: set[str] = set()
+    seen_near: set[str] = set()
     for source, item_id, text_in, answer in candidates:
-        key = normalize_input(text_in)
+        key, near = normalize_input(text_in), near_key(text_in)
         if key in seen:
             counts[source].duplicate += 1
             continue
+        if near in seen_near:
+            counts[source].near_duplicate += 1
+            continue
+        if source != "gold" and counts[source].kept >= cap:
+            counts[source].capped += 1
+            continue
         seen.add(key)
+        seen_near.add(near)
         counts[source].kept += 1
         messages = [*make_messages(spec, text_in, instruction), {"role": "assistant", "content": answer}]
         records.append({"id": item_id, "source": source, "messages": messages})
 
     random.Random(seed).shuffle(records)
     _check_no_test(records, test_ids, test_inputs)
+    records, dev_records = split_dev(records, qopts, seed)
     out = Path(out_path)
     write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    dev = None
+    if dev_records:
+        dev_file = out.with_name("dev.jsonl")
+        write_atomic(dev_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dev_records))
+        dev = {
+            "path": dev_file.name,
+            "records": len(dev_records),
+            "sources": dict(Counter(r["source"] for r in dev_records)),
+            "sha256": file_sha256(dev_file),
+        }
+    by_source = Counter(r["source"] for r in records)
     card = DatasetCard(
         path=out.name,
         records=len(records),
         sources={name: {**asdict(c), "validity": c.validity} for name, c in counts.items()},
         spec_hash=spec.hash,
         dataset_sha256=file_sha256(out),
-        token_lengths=_token_stats(records, tokenizer) if tokenizer is not None else None,
+        token_lengths=token_stats(records, tokenizer) if tokenizer is not None else None,
         instruction=instruction,
         test_ids=len(test_ids),
         seed=seed,
         formbound_version=__version__,
+        shares={k: round(v / len(records), 4) for k, v in sorted(by_source.items())} if records else {},
+        cap_per_source=cap,
+        dev=dev,
+        teacher=teacher_report,
+        note=note,
     )
     write_atomic(card_path(out), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
+
+
+def _offer_synthetic(
+    task_set: Any,
+    spec: Any,
+    train: Sequence[Any],
+    n: int,
+    seed: int,
+    teacher: Any,
+    counts: dict[str, SourceCounts],
+    offer: Callable[[str, str, str, str | None], None],
+) -> None:
+    """Offer SQL or schema-driven synthetic records (whichever fits the task set's format)."""
+    if getattr(task_set, "database", None) is not None and getattr(spec, "format", "") == "sql":
+        from formbound.escalate.synth_sql import synthesize_sql
+
+        result = synthesize_sql(task_set, limit=n, teacher=teacher)
+        c = counts["sql_synth"]
+        c.offered = result.counts.get("offered", 0)
+        c.dropped = {k: v for k, v in result.counts.items() if k not in ("offered", "kept")}
+        for k, pair in enumerate(result.pairs):
+            offer("sql_synth", f"sql~{pair.kind}~{k + 1}", pair.question, pair.query)
+        return
+    from formbound.escalate.synth_schema import synthesize_from_schema
+
+    items, dropped = synthesize_from_schema(task_set, train, n, seed=seed, teacher=teacher)
+    c = counts["schema_synth"]
+    c.offered = dropped.get("offered", 0)
+    c.dropped = {k: v for k, v in dropped.items() if k != "offered"}
+    for it in items:
+        try:
+            answer = canonical_answer(spec, it.gold)
+        except EnforcementError:
+            c.invalid += 1
+            continue
+        offer("schema_synth", it.id, it.input, answer)
 
 
 def card_path(dataset_path: str | Path) -> Path:

@@ -52,6 +52,7 @@ from formbound.escalate.decision import (
 from formbound.escalate.deploy import deploy_for
 from formbound.escalate.regression import RegressionThresholds, regression_check
 from formbound.escalate.render import settle_advice, write_decision
+from formbound.escalate.sources import DataSources
 from formbound.escalate.stats import DEFAULT_ALPHA
 
 __all__ = [
@@ -90,6 +91,7 @@ def escalate(
     alpha: float = DEFAULT_ALPHA,
     dataset: str | os.PathLike[str] | None = None,
     learning_curve: bool | None = None,
+    data: DataSources | None = None,
     command: str | None = None,
     evaluate_fn: EvaluateFn | None = None,
     train_fn: TrainFn | None = None,
@@ -126,6 +128,8 @@ def escalate(
         learning_curve: Also train and measure the adapter on nested 25 % / 50 % subsets of the dataset
             and say whether the curve still rises (:mod:`formbound.escalate.curve`). ``None``: on when
             torch sees a CUDA GPU, off on CPU (where it costs about 1.75× the training time).
+        data: Generated data (teacher, unlabelled inputs, synthesis) for the dataset; by default
+            synthetic data is generated when the train split is small (:class:`DataSources`).
         command: The command line to record.
         evaluate_fn, train_fn, regression_fn: Replacements for the measure harness, the trainer and
             the regression check (tests use fakes). ``evaluate_fn`` returns a report with
@@ -302,6 +306,7 @@ def escalate(
             augment=augment,
             seed=seed,
             tokenizer=getattr(model, "tokenizer", None),
+            **(data or DataSources()).build_kwargs(len(train_items)),
         ).to_dict()
     seconds["build_dataset"] = round(time.perf_counter() - t, 1)
 

@@ -185,6 +185,8 @@ def markdown(d: Decision) -> str:
             f"sha256 {d.dataset['dataset_sha256'][:12]}…); "
             + ", ".join(f"{k}: {v['kept']} kept of {v['offered']} offered" for k, v in s.items()),
         ]
+        if d.dataset.get("note"):
+            lines[-1] += ". " + d.dataset["note"]
         if d.dataset.get("token_lengths"):
             tl = d.dataset["token_lengths"]["total"]
             lines[-1] += f"; tokens per record {tl['min']}–{tl['max']} (mean {tl['mean']})."
