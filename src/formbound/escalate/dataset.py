@@ -29,7 +29,7 @@ from typing import Any
 
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, EnforcementError, FormboundError
-from formbound.escalate._taskset import TaskItem, instruction_of, items_of, normalize_input, spec_of
+from formbound.measure.tasks import Task, TaskSet
 
 __all__ = [
     "SOURCES",
@@ -40,6 +40,7 @@ __all__ = [
     "canonical_answer",
     "file_sha256",
     "load_records",
+    "normalize_input",
     "write_atomic",
 ]
 
@@ -102,6 +103,12 @@ class DatasetCard:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def normalize_input(text: str) -> str:
+    """Whitespace-normalised, lower-cased text, for comparing inputs (a test input reformatted is still
+    a test input)."""
+    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -170,7 +177,7 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + re.escape(text) + r"(?![\w])")
 
 
-def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0) -> list[TaskItem]:
+def augment_by_substitution(items: Sequence[Task], n: int, *, seed: int = 0) -> list[Task]:
     """Up to ``n`` new (input, gold) pairs made by swapping field values between train items.
 
     A leaf value of an item's gold that occurs verbatim (on word boundaries) in its input, and does
@@ -188,7 +195,7 @@ def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0)
             if leaf not in bucket:
                 bucket.append(leaf)
     rng = random.Random(seed)
-    out: list[TaskItem] = []
+    out: list[Task] = []
     seen = {normalize_input(it.input) for it in items}
     tries = 0
     while golds and len(out) < n and tries < n * 20:
@@ -220,7 +227,7 @@ def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0)
         if key in seen:
             continue
         seen.add(key)
-        out.append(TaskItem(f"{base.id}~t{len(out) + 1}", new_input, new_gold, "train"))
+        out.append(Task(f"{base.id}~t{len(out) + 1}", new_input, new_gold, "train"))
     return out
 
 
@@ -243,7 +250,7 @@ def _token_stats(records: list[dict[str, Any]], tokenizer: Any) -> dict[str, dic
 
 
 def build_dataset(
-    task_set: Any,
+    task_set: TaskSet,
     out_path: str | Path,
     *,
     distilled: Iterable[Distilled] = (),
@@ -275,11 +282,11 @@ def build_dataset(
     """
     from formbound._version import __version__
 
-    spec = spec_of(task_set)
-    instruction = instruction if instruction is not None else instruction_of(task_set)
+    spec = task_set.spec
+    instruction = instruction if instruction is not None else task_set.instruction
     make_messages = messages_fn or _messages
-    train = items_of(task_set, "train")
-    test = [it for it in items_of(task_set) if it.split != "train"]
+    train = [it for it in task_set.tasks if it.split == "train"]
+    test = [it for it in task_set.tasks if it.split != "train"]
     if not train:
         raise ConfigError(
             "the task set has no items with split 'train'; a dataset cannot be built without them"
