@@ -530,3 +530,27 @@ def test_format_leak_gates_and_overlap_is_report_only() -> None:
     assert not in_format("Note: Paris is the capital.", yspec)
     with pytest.raises(ConfigError):
         RegressionThresholds(max_format_leak=1.5)
+
+
+def test_fast_model_option_resolves_to_llamacpp_only_for_the_default_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from formbound.cli.escalate import resolve_fast_model
+
+    present = {"llama_cpp": True}
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (
+            (object() if present["llama_cpp"] else None) if name == "llama_cpp" else real(name, *a)
+        ),
+    )
+    assert resolve_fast_model("auto", "default") == "llamacpp:default"
+    assert resolve_fast_model("auto", "openai:gpt") is None
+    assert resolve_fast_model("none", "default") is None
+    assert resolve_fast_model("llamacpp:x.gguf", "org/model") == "llamacpp:x.gguf"
+    present["llama_cpp"] = False
+    assert resolve_fast_model("auto", "default") is None
