@@ -6,6 +6,7 @@
 # everything is written to runs/contacts/ (re-running resumes from what is cached there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# llama.cpp measures the cheap rungs several times faster than transformers (--fast-model auto)
+FORMBOUND_LLAMACPP=${FORMBOUND_LLAMACPP:-1} bash scripts/setup.sh
 . .venv/bin/activate
 formbound escalate --model default --tasks contacts --target 0.98 --accuracy-target 0.9 --out runs/contacts "$@"

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from formbound import Spec
 from formbound.errors import ConfigError
-from formbound.escalate._taskset import TaskItem, normalize_input
 from formbound.escalate.dataset import (
     Distilled,
     augment_by_substitution,
     build_dataset,
     card_path,
     load_records,
+    normalize_input,
     write_atomic,
 )
+from formbound.measure.tasks import Task, TaskSet
 
 SCHEMA = {
     "type": "object",
@@ -28,18 +28,25 @@ SCHEMA = {
 }
 
 
-def _task(i: int, name: str, age: int | None, split: str, gold: object = "auto") -> dict[str, object]:
+def _task(i: int, name: str, age: int | None, split: str, gold: object = "auto") -> Task:
     text = f"Meet {name}, aged {age} years." if age is not None else f"Meet {name}."
     g = {"name": name, "age": age} if gold == "auto" else gold
-    return {"id": f"p-{i:03d}", "input": text, "gold": g, "split": split}
+    return Task(id=f"p-{i:03d}", input=text, gold=g, split=split)
 
 
-def _task_set(tasks: list[dict[str, object]]) -> SimpleNamespace:
-    return SimpleNamespace(spec=Spec.json(SCHEMA), instruction="Extract the person as JSON.", tasks=tasks)
+def _task_set(tasks: list[Task]) -> TaskSet:
+    return TaskSet(
+        name="people",
+        path=Path("people"),
+        spec=Spec.json(SCHEMA),
+        instruction="Extract the person as JSON.",
+        max_new_tokens=64,
+        tasks=tasks,
+    )
 
 
 @pytest.fixture()
-def ts() -> SimpleNamespace:
+def ts() -> TaskSet:
     return _task_set(
         [
             _task(1, "Ada Lovelace", 36, "train"),
@@ -53,7 +60,7 @@ def ts() -> SimpleNamespace:
     )
 
 
-def test_gold_records_use_raw_prompt_and_canonical_answer(ts: SimpleNamespace, tmp_path: Path) -> None:
+def test_gold_records_use_raw_prompt_and_canonical_answer(ts: TaskSet, tmp_path: Path) -> None:
     from formbound.prompts import build_messages
 
     card = build_dataset(ts, tmp_path / "train.jsonl")
@@ -73,7 +80,7 @@ def test_gold_records_use_raw_prompt_and_canonical_answer(ts: SimpleNamespace, t
     assert card.sources["gold"]["offered"] == 4
 
 
-def test_test_items_never_enter_by_id_or_by_input(ts: SimpleNamespace, tmp_path: Path) -> None:
+def test_test_items_never_enter_by_id_or_by_input(ts: TaskSet, tmp_path: Path) -> None:
     distilled = [
         Distilled("p-002", "Meet Bob Stone, aged 41 years.", '{"name": "Bob Stone", "age": 41}'),  # test id
         Distilled(
@@ -83,7 +90,7 @@ def test_test_items_never_enter_by_id_or_by_input(ts: SimpleNamespace, tmp_path:
     ]
     card = build_dataset(ts, tmp_path / "train.jsonl", distilled=distilled, augment=30, seed=1)
     records = load_records(tmp_path / "train.jsonl")
-    test_inputs = {normalize_input(t["input"]) for t in ts.tasks if t["split"] == "test"}
+    test_inputs = {normalize_input(t.input) for t in ts.tasks if t.split == "test"}
     for rec in records:
         assert not rec["id"].startswith(("p-002", "p-005"))
         user = normalize_input(rec["messages"][0]["content"])
@@ -93,7 +100,7 @@ def test_test_items_never_enter_by_id_or_by_input(ts: SimpleNamespace, tmp_path:
     assert card.test_ids == 2
 
 
-def test_distilled_outputs_must_validate_and_match_gold(ts: SimpleNamespace, tmp_path: Path) -> None:
+def test_distilled_outputs_must_validate_and_match_gold(ts: TaskSet, tmp_path: Path) -> None:
     distilled = [
         Distilled(
             "p-001", "Meet Ada Lovelace, aged 36 years.", '{"name": "Ada Lovelace", "age": 35}'
@@ -115,12 +122,12 @@ def test_dedup_by_input_text(tmp_path: Path) -> None:
     ts = _task_set(
         [
             _task(1, "Ada Lovelace", 36, "train"),
-            {
-                "id": "p-002",
-                "input": "meet ada lovelace,   aged 36 years.",
-                "gold": {"name": "Ada Lovelace", "age": 36},
-                "split": "train",
-            },
+            Task(
+                id="p-002",
+                input="meet ada lovelace,   aged 36 years.",
+                gold={"name": "Ada Lovelace", "age": 36},
+                split="train",
+            ),
             _task(3, "Bob Stone", 41, "test"),
         ]
     )
@@ -131,9 +138,9 @@ def test_dedup_by_input_text(tmp_path: Path) -> None:
 
 def test_augmentation_swaps_values_consistently_and_only_from_given_items() -> None:
     items = [
-        TaskItem("a", "Meet Ada Lovelace, aged 36 years.", {"name": "Ada Lovelace", "age": 36}, "train"),
-        TaskItem("b", "Meet Bob Stone, aged 41 years.", {"name": "Bob Stone", "age": 41}, "train"),
-        TaskItem("c", "Meet Cyra Moon, aged 22 years.", {"name": "Cyra Moon", "age": 22}, "train"),
+        Task("a", "Meet Ada Lovelace, aged 36 years.", {"name": "Ada Lovelace", "age": 36}, "train"),
+        Task("b", "Meet Bob Stone, aged 41 years.", {"name": "Bob Stone", "age": 41}, "train"),
+        Task("c", "Meet Cyra Moon, aged 22 years.", {"name": "Cyra Moon", "age": 22}, "train"),
     ]
     new = augment_by_substitution(items, 5, seed=3)
     assert new and len(new) <= 5
@@ -148,7 +155,7 @@ def test_augmentation_swaps_values_consistently_and_only_from_given_items() -> N
     assert augment_by_substitution(items, 5, seed=3) == new  # seeded
 
 
-def test_card_written_with_hashes_and_token_lengths(ts: SimpleNamespace, tmp_path: Path) -> None:
+def test_card_written_with_hashes_and_token_lengths(ts: TaskSet, tmp_path: Path) -> None:
     from _tiny import tiny_tokenizer
 
     out = tmp_path / "d" / "train.jsonl"
@@ -166,7 +173,7 @@ def test_card_written_with_hashes_and_token_lengths(ts: SimpleNamespace, tmp_pat
     assert not list(out.parent.glob(".*tmp"))  # atomic write leaves no temp file
 
 
-def test_loads_with_datasets(ts: SimpleNamespace, tmp_path: Path) -> None:
+def test_loads_with_datasets(ts: TaskSet, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     build_dataset(ts, tmp_path / "train.jsonl", augment=4)
     ds = datasets.load_dataset("json", data_files=str(tmp_path / "train.jsonl"), split="train")

@@ -160,9 +160,9 @@ def test_near_duplicate_keys() -> None:
 
 # ------------------------------------------------------------------------ served teachers (HTTP)
 def test_a_served_teacher_labels_through_the_openai_client(task_set: Any, tmp_path: Path) -> None:
-    from tests.test_openai_compat import FakeServer, Reply, default_reply
+    from tests._openai_fake import FakeServer, Reply, default_reply
 
-    from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+    from formbound.models.openai_compat import OpenAICompatModel
 
     def behave(path: str, body: dict[str, Any], n: int) -> Reply:
         if not path.endswith("/chat/completions"):
@@ -176,7 +176,6 @@ def test_a_served_teacher_labels_through_the_openai_client(task_set: Any, tmp_pa
             body={"id": "x", "choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 9}}
         )
 
-    clear_probe_cache()
     server = FakeServer()
     server.behave = behave
     try:
@@ -184,7 +183,6 @@ def test_a_served_teacher_labels_through_the_openai_client(task_set: Any, tmp_pa
         card = build_dataset(task_set, tmp_path / "t.jsonl", teacher=teacher, inputs=UNLABELLED)
     finally:
         server.close()
-        clear_probe_cache()
     name = next(k for k in card.sources if k.startswith("teacher:"))
     assert card.sources[name]["kept"] == 4 and card.teacher is not None and card.teacher["accuracy"] == 1.0
     assert any(b.get("response_format") for b in server.bodies)  # constrained where the server can
@@ -193,9 +191,8 @@ def test_a_served_teacher_labels_through_the_openai_client(task_set: Any, tmp_pa
 @pytest.mark.real_model
 def test_real_llama_cpp_server_as_teacher(task_set: Any, tmp_path: Path, llama_server: str) -> None:
     from formbound.enforce import enforce
-    from formbound.models.openai_compat import OpenAICompatModel, clear_probe_cache
+    from formbound.models.openai_compat import OpenAICompatModel
 
-    clear_probe_cache()
     teacher = OpenAICompatModel("smollm2", base_url=llama_server, max_concurrency=2, timeout_s=120)
     opts = TeacherOptions(min_accuracy=0.0)
     card = build_dataset(

@@ -171,9 +171,7 @@ def _run(harness: FakeHarness, task_set: Any, tmp_path: Path, **kw: Any) -> Any:
         out_dir=tmp_path / "run",
         augment=2,
         command="test",
-        evaluate_fn=harness.evaluate,
-        train_fn=harness.train,
-        regression_fn=harness.regression,
+        steps=harness,
         **options,
     )
 
@@ -278,6 +276,43 @@ def test_clear_win_is_promoted_with_its_test_and_cost(task_set: Any, tmp_path: P
     ]
     test_ids = {t.id for t in task_set.tasks if t.split == "test"}
     assert rows and not any(r["id"].split("~")[0] in test_ids for r in rows)  # train items only
+
+
+class ModelRecordingHarness(FakeHarness):
+    """Also records which model measured each call, and the training settings."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.models: list[tuple[str, str]] = []
+        self.configs: list[Any] = []
+
+    def evaluate(self, model: Any, ts: Any, strategies: list[str], **kw: Any) -> Any:
+        self.models.append((model.name, strategies[0]))
+        return super().evaluate(model, ts, strategies, **kw)
+
+    def train(self, model: Any, dataset: Path, out: Path, config: Any, spec_hash: str) -> dict[str, Any]:
+        assert model.name == "fake"  # training stays on the main model
+        self.configs.append(config)
+        return super().train(model, dataset, out, config, spec_hash)
+
+
+def test_fast_model_measures_the_cheap_rungs_only(task_set: Any, tmp_path: Path) -> None:
+    from formbound.escalate import DefaultSteps, LadderSteps
+    from formbound.escalate.ladder import DEFAULT_MAX_STEPS
+
+    harness = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
+    assert isinstance(harness, LadderSteps) and isinstance(DefaultSteps(), LadderSteps)
+    fast = SimpleNamespace(name="fast", info=lambda: {"source": "llamacpp:x.gguf"})
+    d = _run(harness, task_set, tmp_path, fast_model=fast, seed=3)
+    assert harness.models == [("fast", "raw"), ("fake", f"adapter:{tmp_path / 'run' / 'adapter'}")]
+    assert d.meta["cheap_rungs_model"] == "fast (llamacpp:x.gguf)"
+    assert any(r.startswith("engines: cheap rungs measured with `fast (llamacpp:x.gguf)`") for r in d.reasons)
+    # no train_config: the ladder's own settings, seeded with the run's seed
+    assert [(c.max_steps, c.seed) for c in harness.configs] == [(DEFAULT_MAX_STEPS, 3)]
+    plain = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
+    d = _run(plain, task_set, tmp_path / "plain")
+    assert [m for m, _ in plain.models] == ["fake", "fake"] and d.meta["cheap_rungs_model"] is None
+    assert not any(r.startswith("engines:") for r in d.reasons)
 
 
 def test_tie_within_noise_is_insufficient_evidence_with_a_power_estimate(
@@ -391,9 +426,7 @@ def _rebase(harness: FakeHarness, run: Path, task_set: Any, **kw: Any) -> Any:
         run,
         tasks=task_set,
         command="test",
-        evaluate_fn=harness.evaluate,
-        train_fn=harness.train,
-        regression_fn=harness.regression,
+        steps=harness,
         **kw,
     )
 
@@ -497,3 +530,27 @@ def test_format_leak_gates_and_overlap_is_report_only() -> None:
     assert not in_format("Note: Paris is the capital.", yspec)
     with pytest.raises(ConfigError):
         RegressionThresholds(max_format_leak=1.5)
+
+
+def test_fast_model_option_resolves_to_llamacpp_only_for_the_default_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from formbound.cli.escalate import resolve_fast_model
+
+    present = {"llama_cpp": True}
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (
+            (object() if present["llama_cpp"] else None) if name == "llama_cpp" else real(name, *a)
+        ),
+    )
+    assert resolve_fast_model("auto", "default") == "llamacpp:default"
+    assert resolve_fast_model("auto", "openai:gpt") is None
+    assert resolve_fast_model("none", "default") is None
+    assert resolve_fast_model("llamacpp:x.gguf", "org/model") == "llamacpp:x.gguf"
+    present["llama_cpp"] = False
+    assert resolve_fast_model("auto", "default") is None

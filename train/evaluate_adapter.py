@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from formbound.escalate import regression_check
-    from formbound.measure import evaluate
+    from formbound.measure import evaluate, markdown
     from formbound.models import load
 
     model = load(args.model)
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     report = evaluate(
         model, args.tasks, names, split="test", limit=args.limit, seed=args.seed, out_dir=args.out
     )
-    print(report.markdown())
+    print(markdown(report))
     regression = regression_check(model, args.adapter)
     print(regression.markdown())
     print(json.dumps({"regression_passed": regression.passed, "flags": regression.flags}))

@@ -12,7 +12,24 @@ from formbound.cli._common import check_run_flags, configure_logging, translate_
 from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
-__all__ = ["escalate_cmd"]
+__all__ = ["escalate_cmd", "resolve_fast_model"]
+
+
+def resolve_fast_model(option: str, model: str) -> str | None:
+    """The cheap rungs' model name for ``--fast-model`` (``None``: measure them with ``--model``).
+
+    ``auto`` picks ``llamacpp:default`` (the same GGUF through llama.cpp, several times faster per
+    token on CPU) when ``--model`` is ``default`` and llama-cpp-python is importable.
+    """
+    if option == "none":
+        return None
+    if option != "auto":
+        return option
+    if model != "default":
+        return None
+    import importlib.util
+
+    return "llamacpp:default" if importlib.util.find_spec("llama_cpp") is not None else None
 
 
 @click.command("escalate")
@@ -109,6 +126,13 @@ __all__ = ["escalate_cmd"]
     type=click.Path(dir_okay=False, exists=True),
     help='Unlabelled inputs for --teacher: JSONL, one {"input": ...} object or string per line.',
 )
+@click.option(
+    "--fast-model",
+    default="auto",
+    show_default=True,
+    help="Model for the cheap rungs (no adapters), e.g. llamacpp:default; 'none' measures them with "
+    "--model. auto: llamacpp:default when --model is default and llama-cpp-python is installed.",
+)
 @click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
 @verbosity_options
 @model_options
@@ -132,6 +156,7 @@ def escalate_cmd(
     learning_rate: float | None,
     rank: int | None,
     batch_size: int | None,
+    fast_model: str,
     on_regression: str,
     teacher: str | None,
     inputs_file: str | None,
@@ -169,8 +194,8 @@ def escalate_cmd(
     }
     try:
         given = {k: v for k, v in overrides.items() if v is not None}
-        config = TrainConfig(seed=seed, **given)
-        if rank is not None:
+        config = TrainConfig(seed=seed, **given) if given else None
+        if config is not None and rank is not None:
             config.lora_alpha = 2 * rank
         if rebase_model is not None:
             decision = rebase(
@@ -178,7 +203,7 @@ def escalate_cmd(
                 str(run),
                 out_dir=out,
                 tasks=tasks,
-                train_config=config if given else None,
+                train_config=config,
                 alpha=alpha,
                 command=shlex.join(["formbound", *sys.argv[1:]]),
             )
@@ -188,6 +213,7 @@ def escalate_cmd(
         if teacher is not None:
             inputs = read_inputs(inputs_file) if inputs_file is not None else []
             data = DataSources(teacher=load_model(teacher, base_url, api_key_env, backend), inputs=inputs)
+        fast = resolve_fast_model(fast_model, model)
         decision = escalate(
             load_model(model, base_url, api_key_env, backend),
             task_set,
@@ -205,6 +231,7 @@ def escalate_cmd(
             learning_curve=learning_curve,
             data=data,
             command=shlex.join(["formbound", *sys.argv[1:]]),
+            fast_model=None if fast is None else load_model(fast, None, api_key_env, backend),
         )
     except FormboundError as exc:
         raise translate_errors(exc) from exc

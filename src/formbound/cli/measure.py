@@ -77,6 +77,7 @@ def eval_cmd(
     configure_logging(quiet, verbose)
     task_set = check_run_flags(tasks, strategies, split)  # before any model loads: a typo costs no time
     from formbound.measure import evaluate
+    from formbound.measure.report import markdown
 
     try:
         report = evaluate(
@@ -94,7 +95,7 @@ def eval_cmd(
         )
     except FormboundError as exc:
         raise translate_errors(exc) from exc
-    click.echo(report.markdown())
+    click.echo(markdown(report))
     click.echo(f"report written to {out}/report.md", err=True)
 
 
@@ -119,11 +120,12 @@ def report_cmd(folder: str, other: str | None, out: str | None, quiet: bool, ver
     """Re-render FOLDER's report.md and charts from its report.json, or compare two reports."""
     configure_logging(quiet, verbose)
     from formbound.measure import compare, render
+    from formbound.measure.report import markdown
 
     try:
         if other is None:
             report = render(folder)
-            click.echo(report.markdown())
+            click.echo(markdown(report))
         else:
             click.echo(compare(folder, other, out))
     except FormboundError as exc:

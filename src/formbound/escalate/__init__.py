@@ -7,12 +7,13 @@
 * :mod:`~formbound.escalate.regression` — perplexity and general answers with and without the adapter;
 * :mod:`~formbound.escalate.stats` — intervals and paired tests (scipy) behind the decision;
 * :mod:`~formbound.escalate.decision` — lower-bound targets, adapter verdicts, :class:`Decision`;
-* :mod:`~formbound.escalate.ladder` — :func:`escalate`, the orchestration;
+* :mod:`~formbound.escalate.ladder` — :func:`escalate`, the orchestration, over :class:`LadderSteps`;
 * :mod:`~formbound.escalate.rebase` — :func:`rebase`, re-measurement on a new base model.
 """
 
 from __future__ import annotations
 
+from formbound.escalate._steps import DefaultSteps, LadderSteps
 from formbound.escalate.adapter import TrainConfig, TrainResult, read_metadata, train_adapter
 from formbound.escalate.dataset import DatasetCard, Distilled, build_dataset
 from formbound.escalate.decision import CHEAP_RUNGS, Decision
@@ -28,7 +29,9 @@ __all__ = [
     "DataSources",
     "DatasetCard",
     "Decision",
+    "DefaultSteps",
     "Distilled",
+    "LadderSteps",
     "QualityOptions",
     "RegressionReport",
     "RegressionThresholds",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from formbound.errors import ConfigError
+from formbound.escalate._steps import LadderSteps
 from formbound.escalate.adapter import TrainConfig
 from formbound.escalate.decision import CHEAP_RUNGS, Decision
 from formbound.escalate.render import write_decision
@@ -62,7 +63,7 @@ def rebase(
     train_config: TrainConfig | None = None,
     alpha: float | None = None,
     command: str | None = None,
-    **hooks: Any,
+    steps: LadderSteps | None = None,
 ) -> Decision:
     """Re-measure the task set of escalation run ``run`` on a new base ``model``.
 
@@ -74,7 +75,8 @@ def rebase(
         train_config: Training settings (default: those stored in the run).
         alpha: Significance level (default: the run's).
         command: The command line to record.
-        **hooks: ``evaluate_fn``, ``train_fn``, ``regression_fn`` for :func:`~formbound.escalate.escalate`.
+        steps: What measures, trains and checks for regression (:class:`~formbound.escalate.LadderSteps`),
+            as for :func:`~formbound.escalate.escalate`.
 
     Returns:
         The new :class:`Decision`, with ``meta["rebase"]`` saying whether the adapter is still needed.
@@ -112,7 +114,7 @@ def rebase(
         alpha=alpha if alpha is not None else float((previous.get("evidence") or {}).get("alpha", 0.05)),
         dataset=dataset,
         command=command,
-        **hooks,
+        steps=steps,
     )
     needed, why = still_needed(decision)
     decision.meta["rebase"] = {

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from formbound.hooks import Hooks
+from formbound.measure.eval_report import EvalReport
 from formbound.measure.metrics import Rate, StrategyMetrics, wilson
-from formbound.measure.records import EvalReport, Record
-from formbound.measure.report import compare, load_report, render, write_report
+from formbound.measure.records import Record
+from formbound.measure.report import compare, load_report, markdown, render, write_report
 from formbound.measure.runner import DEFAULT_STRATEGIES, evaluate
 from formbound.measure.strategies import RUNGS, Strategy, parse_strategies, parse_strategy
 from formbound.measure.tasks import Task, TaskSet, load_task_set
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate",
     "load_report",
     "load_task_set",
+    "markdown",
     "parse_strategies",
     "parse_strategy",
     "render",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from formbound._atomic import write_atomic
+from formbound.measure.eval_report import EvalReport
 from formbound.measure.metrics import Rate
-from formbound.measure.records import EvalReport
 
 __all__ = ["available", "latency_chart", "latency_figure", "validity_chart", "validity_figure"]
 

@@ -1,15 +1,16 @@
-"""What one evaluation produces: a :class:`Record` per (strategy, item), and the :class:`EvalReport`."""
+"""What one evaluation produces per (strategy, item): a :class:`Record`.
+
+A leaf: it imports nothing from formbound. The summary of a run is
+:class:`~formbound.measure.eval_report.EvalReport`; rendering it is :mod:`formbound.measure.report`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from formbound.measure.metrics import StrategyMetrics
-
-__all__ = ["EvalReport", "Record"]
+__all__ = ["Record"]
 
 
 @dataclass
@@ -79,53 +80,3 @@ class Record:
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass
-class EvalReport:
-    """The result of :func:`formbound.measure.evaluate`.
-
-    Attributes:
-        meta: Model info, task set, split, seed, limit, token limit, versions, command line, wall time.
-        strategies: Strategy names in the order run.
-        metrics: :class:`~formbound.measure.metrics.StrategyMetrics` per strategy name.
-        records: Every record (not written to report.json; the generation cache holds them).
-    """
-
-    meta: dict[str, Any]
-    strategies: list[str]
-    metrics: dict[str, StrategyMetrics]
-    records: list[Record] = field(default_factory=list, repr=False)
-
-    def records_for(self, strategy: str) -> list[Record]:
-        """The records of one strategy, in task order."""
-        return [r for r in self.records if r.strategy == strategy]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "meta": self.meta,
-            "strategies": list(self.strategies),
-            "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EvalReport:
-        from formbound.measure.metrics import StrategyMetrics
-
-        return cls(
-            meta=dict(data.get("meta", {})),
-            strategies=list(data["strategies"]),
-            metrics={k: StrategyMetrics.from_dict(v) for k, v in data["metrics"].items()},
-        )
-
-    def markdown(self) -> str:
-        """The report as Markdown tables (what ``formbound eval`` prints)."""
-        from formbound.measure.report import markdown
-
-        return markdown(self)
-
-    def save(self, out_dir: str | Any) -> list[Any]:
-        """Write report.json, report.md and the charts into ``out_dir``; return the paths written."""
-        from formbound.measure.report import write_report
-
-        return write_report(self, out_dir)

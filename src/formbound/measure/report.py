@@ -16,8 +16,8 @@ from typing import Any
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError
 from formbound.measure import charts
+from formbound.measure.eval_report import EvalReport
 from formbound.measure.metrics import Rate, StrategyMetrics
-from formbound.measure.records import EvalReport
 
 __all__ = ["CHARTS", "compare", "load_report", "markdown", "render", "write_report"]
 

@@ -27,8 +27,9 @@ from formbound.enforce import Result
 from formbound.errors import ConfigError, EnforcementError, GenerationError
 from formbound.generate import Generator
 from formbound.hooks import Hooks
+from formbound.measure.eval_report import EvalReport
 from formbound.measure.metrics import StrategyMetrics, summarise
-from formbound.measure.records import EvalReport, Record
+from formbound.measure.records import Record
 from formbound.measure.scoring import score
 from formbound.measure.strategies import Strategy, choose_examples, parse_strategies, task_messages
 from formbound.measure.tasks import Task, TaskSet, load_task_set
@@ -433,7 +434,9 @@ def evaluate(
     }
     report = EvalReport(meta, [s.name for s in rungs], metrics, records)
     if out is not None:
-        report.save(out)
+        from formbound.measure.report import write_report
+
+        write_report(report, out)
     return report
 
 
