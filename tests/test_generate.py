@@ -397,3 +397,13 @@ def test_cached_prompt_equals_a_full_render_for_any_input(rung: str) -> None:
     # a changed instruction reaches the next prompt
     gen.instruction = "Something else."
     assert "Something else." in gen.messages("Ada")[0]["content"]
+
+
+def test_spec_factories_name_a_misspelt_option() -> None:
+    with pytest.raises(fb.SpecError, match="did you mean 'database'"):
+        fb.Spec.sql(databse="shop.db")
+    with pytest.raises(fb.SpecError, match="did you mean 'max_nodes'"):
+        fb.Spec.yaml({"type": "object"}, max_node=10)
+    with pytest.raises(fb.SpecError, match="did you mean 'strict'"):
+        fb.Spec.json({"type": "object"}, stirct=True)
+    assert fb.Spec.yaml({"type": "object"}, max_nodes=10).max_nodes == 10  # type: ignore[attr-defined]

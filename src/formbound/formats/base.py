@@ -13,7 +13,7 @@ import hashlib
 import json
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -61,28 +61,98 @@ class Spec(ABC):
 
     # ----------------------------------------------------------------- factories
     @staticmethod
-    def json(schema: Any, **options: Any) -> Spec:
-        """A JSON spec from a JSON Schema dict, a path to a ``.json`` schema file, or a pydantic model class.
+    def json(
+        schema: Any,
+        *,
+        strict: bool = False,
+        max_string_length: int | None = None,
+        max_items: int | None = None,
+        registry: Any = None,
+        **unknown: Any,
+    ) -> Spec:
+        """A JSON spec from a JSON Schema dict, a path to a ``.json`` schema file, a pydantic model class, or
+        any type pydantic validates (``list[Person]``, a dataclass, ``Literal[...]`` …).
 
-        Options (see :class:`formbound.formats.json.JsonSpec`): ``max_string_length``, ``max_items``,
-        ``registry``, a :class:`referencing.Registry` for ``$ref`` targets outside the schema (nothing is
-        ever fetched without one), and ``strict=True``, which refuses values a pydantic model would
-        convert (by default each conversion is reported as the repair ``coerce``).
+        Options (see :class:`formbound.formats.json.JsonSpec`): ``strict=True`` refuses values a pydantic
+        model would convert (by default each conversion is reported as the repair ``coerce``);
+        ``max_string_length``/``max_items`` add fixed grammar bounds; ``registry`` is a
+        :class:`referencing.Registry` for ``$ref`` targets outside the schema (nothing is ever fetched
+        without one). A misspelt option is a :class:`SpecError` with "did you mean …".
 
         >>> spec = Spec.json({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
         >>> spec.format
         'json'
         """
-        return _build("json", schema, **options)
+        _no_unknown("json", unknown, ("strict", "max_string_length", "max_items", "registry"))
+        return _build(
+            "json",
+            schema,
+            strict=strict,
+            max_string_length=max_string_length,
+            max_items=max_items,
+            registry=registry,
+        )
 
     @staticmethod
-    def yaml(schema: Any = None, **options: Any) -> Spec:
-        """A YAML spec: the document must load (YAML 1.2, safe) and match ``schema`` (as for :meth:`json`)."""
-        return _build("yaml", schema, **options)
+    def yaml(
+        schema: Any = None,
+        *,
+        multi_document: bool = False,
+        max_chars: int | None = None,
+        max_nodes: int | None = None,
+        max_depth: int | None = None,
+        max_string_length: int | None = None,
+        max_items: int | None = None,
+        **unknown: Any,
+    ) -> Spec:
+        """A YAML spec: the document must load (YAML 1.2, safe) and match ``schema`` (as for :meth:`json`).
+
+        Options (see :class:`formbound.formats.yaml.YamlSpec`; ``None`` keeps its default): several
+        documents, and the size limits on input characters, nodes (aliases and merges expanded), depth,
+        strings and sequences. A misspelt option is a :class:`SpecError` with "did you mean …".
+        """
+        limits = {
+            "max_chars": max_chars,
+            "max_nodes": max_nodes,
+            "max_depth": max_depth,
+            "max_string_length": max_string_length,
+            "max_items": max_items,
+        }
+        _no_unknown("yaml", unknown, ("multi_document", *limits))
+        given = {k: v for k, v in limits.items() if v is not None}
+        return _build("yaml", schema, multi_document=multi_document, **given)
 
     @staticmethod
-    def sql(**options: Any) -> Spec:
-        """A SQL spec; see :class:`formbound.formats.sql.SqlSpec` for the options."""
+    def sql(
+        *,
+        dialect: str = "sqlite",
+        ddl: str | Path | None = None,
+        database: str | Path | None = None,
+        read_only: bool = True,
+        allowed_tables: Iterable[str] | None = None,
+        execute_check: bool = False,
+        timeout_s: float = 2.0,
+        allowed_functions: Iterable[str] | None = None,
+        max_chars: int | None = None,
+        **unknown: Any,
+    ) -> Spec:
+        """A SQL spec; see :class:`formbound.formats.sql.SqlSpec` for the options.
+
+        A misspelt option (``databse=``) is a :class:`SpecError` with "did you mean …".
+        """
+        options: dict[str, Any] = {
+            "dialect": dialect,
+            "ddl": ddl,
+            "database": database,
+            "read_only": read_only,
+            "allowed_tables": allowed_tables,
+            "execute_check": execute_check,
+            "timeout_s": timeout_s,
+            "allowed_functions": allowed_functions,
+        }
+        _no_unknown("sql", unknown, (*options, "max_chars"))
+        if max_chars is not None:
+            options["max_chars"] = max_chars
         return _build("sql", **options)
 
     @staticmethod
@@ -212,6 +282,17 @@ class Spec(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} format={self.format!r} hash={self.hash}>"
+
+
+def _no_unknown(fmt: str, unknown: dict[str, Any], known: tuple[str, ...]) -> None:
+    if not unknown:
+        return
+    from formbound._util import suggest
+
+    key = sorted(unknown)[0]
+    hint = suggest(key, list(known))
+    extra = f"; did you mean {hint!r}?" if hint else ""
+    raise SpecError(f"unknown {fmt} spec option {key!r} (known: {', '.join(known)}){extra}")
 
 
 def _build(fmt: str, *args: Any, **kwargs: Any) -> Spec:
