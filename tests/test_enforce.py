@@ -76,14 +76,18 @@ def test_describe_round_trip_and_hash() -> None:
 
 
 def test_constraint_bounds_and_unenforced() -> None:
-    spec = fb.Spec.json(
-        {"properties": {"s": {"type": "string"}, "u": {"type": "array", "uniqueItems": True}}}
-    )
+    schema = {"properties": {"s": {"type": "string"}, "u": {"type": "array", "uniqueItems": True}}}
+    spec = fb.Spec.json(schema)
     c = spec.constraint()
     assert c.kind == "json_schema"
-    assert c.value["properties"]["s"]["maxLength"] == 256
-    assert c.value["properties"]["u"]["maxItems"] == 32
+    # no fixed bounds by default: a fixed string bound would reject valid long strings (the token
+    # budget bounds arrays per generation instead)
+    assert "maxLength" not in c.value["properties"]["s"]
+    assert "maxItems" not in c.value["properties"]["u"]
     assert spec.unenforced == ("uniqueItems",)
+    bounded = fb.Spec.json(schema, max_string_length=256, max_items=32).constraint()
+    assert bounded.value["properties"]["s"]["maxLength"] == 256
+    assert bounded.value["properties"]["u"]["maxItems"] == 32
     assert "maxLength" not in spec.schema["properties"]["s"]  # the spec itself is untouched
 
 
