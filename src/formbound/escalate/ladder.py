@@ -170,7 +170,7 @@ def escalate(
     if isinstance(task_set, (str, os.PathLike)):
         from formbound.measure import load_task_set
 
-        task_set_path = str(task_set)
+        task_set_path = _shown_path(Path(task_set))
         task_set = load_task_set(task_set)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -404,3 +404,11 @@ def _describe(model: Any) -> str:
 def _on_gpu() -> bool:
     torch = sys.modules.get("torch")
     return bool(torch is not None and torch.cuda.is_available())
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working folder, or just its name: reports carry no machine's paths."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
