@@ -7,8 +7,8 @@ every llama.cpp run, and the transformers route runs with prefix reuse off, so e
 * decode: raw ``Llama.generate`` vs formbound's ``LlamaCppModel.generate`` (unconstrained, and under an
   llguidance mask: a regex that never completes, so both routes generate exactly ``--tokens`` tokens)
   vs formbound's ``TransformersModel.generate`` on the converted HF folder of the same GGUF;
-* prefill: the ``prompted`` rung's prompts of ``schemas/contacts`` (format instructions + 3 few-shot
-  examples, ≈ 840 tokens), one new token each, items one after the other, with and without prefix reuse
+* prefill: the ``prompted`` rung's prompts of the bundled ``contacts`` task set (format instructions + 3
+  few-shot examples, ≈ 840 tokens), one new token each, items one after the other, with and without prefix reuse
   (transformers) and with and without llama.cpp's KV-cache reuse.
 
 Run: ``OMP_NUM_THREADS=1 nice -n 10 python bench/bench_llamacpp.py [--rounds 3] [--tokens 64] [--items 3]``
@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
-from _common import ROOT, machine, table
+from _common import machine, table
 
 PROMPT = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -58,7 +58,7 @@ def _prompted(items: int) -> list[list[dict[str, str]]]:
     from formbound.measure import load_task_set
     from formbound.measure.strategies import choose_examples, parse_strategies
 
-    ts = load_task_set(os.path.join(ROOT, "schemas", "contacts"))
+    ts = load_task_set("contacts")
     (strategy,) = parse_strategies("prompted")
     examples = choose_examples(ts, strategy.shots, 0)
     return [strategy.messages(ts, task, examples) for task in ts.split("test")[:items]]

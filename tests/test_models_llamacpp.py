@@ -14,7 +14,7 @@ from formbound.measure import load_task_set
 from formbound.models import load
 from formbound.prompts import build_messages
 
-SCHEMAS = Path(__file__).parents[1] / "schemas"
+SCHEMAS = Path(__file__).parents[1] / "src" / "formbound" / "tasksets"
 PERSON = {
     "type": "object",
     "properties": {"name": {"type": "string", "maxLength": 40}, "age": {"type": "integer"}},
