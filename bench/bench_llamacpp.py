@@ -8,8 +8,8 @@ every llama.cpp run, and the transformers route runs with prefix reuse off, so e
   llguidance mask: a regex that never completes, so both routes generate exactly ``--tokens`` tokens)
   vs formbound's ``TransformersModel.generate`` on the converted HF folder of the same GGUF;
 * prefill: the ``prompted`` rung's prompts of the bundled ``contacts`` task set (format instructions + 3
-  few-shot examples, ≈ 840 tokens), one new token each, items one after the other, with and without prefix reuse
-  (transformers) and with and without llama.cpp's KV-cache reuse.
+  few-shot examples, ≈ 840 tokens), one new token each, items one after the other, with and without prefix
+  reuse (transformers) and with and without llama.cpp's KV-cache reuse.
 
 Run: ``OMP_NUM_THREADS=1 nice -n 10 python bench/bench_llamacpp.py [--rounds 3] [--tokens 64] [--items 3]``
 """
