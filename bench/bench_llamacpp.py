@@ -56,12 +56,12 @@ def _fb(model: Any, n: int, constraint: Any = None) -> tuple[float, int]:
 
 def _prompted(items: int) -> list[list[dict[str, str]]]:
     from formbound.measure import load_task_set
-    from formbound.measure.strategies import choose_examples, parse_strategies
+    from formbound.measure.strategies import choose_examples, parse_strategies, task_messages
 
     ts = load_task_set("contacts")
     (strategy,) = parse_strategies("prompted")
     examples = choose_examples(ts, strategy.shots, 0)
-    return [strategy.messages(ts, task, examples) for task in ts.split("test")[:items]]
+    return [task_messages(strategy, ts, task, examples) for task in ts.split("test")[:items]]
 
 
 def main() -> None:

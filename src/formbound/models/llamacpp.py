@@ -218,6 +218,14 @@ class LlamaCppModel(Model):
         }
 
 
+def default_threads() -> int:
+    """CPU cores this process may run on (llama-cpp-python's own default is half of ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def load_llamacpp(
     path: str | os.PathLike[str],
     *,
