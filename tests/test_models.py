@@ -121,6 +121,32 @@ def test_conversion_happens_once_and_fixes_special_tokens(tmp_path: Path, tiny_t
     assert model.model.generation_config.eos_token_id == model.tokenizer.eos_token_id
 
 
+def test_converted_folder_is_trainable_not_gguf_quantized(tmp_path: Path, tiny_tokenizer: Any) -> None:
+    from _tiny import tiny_model
+    from formbound.models.default import drop_gguf_quantization, ensure_converted
+
+    gguf = tmp_path / "Fake.gguf"
+    gguf.write_bytes(b"GGUF" * 10)
+
+    def loader(path: Path) -> tuple[Any, Any]:
+        model = tiny_model()
+        # what transformers' GGUF loader leaves on the config (the weights are already dequantized)
+        model.config.quantization_config = {"quant_method": "gguf", "gguf_file": path.name}
+        return model, copy.deepcopy(tiny_tokenizer)
+
+    folder = ensure_converted(gguf, cache=tmp_path / "cache", loader=loader)
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    assert not getattr(load(folder, device="cpu").model, "is_quantized", False)
+    # a folder converted by an earlier version still carries it: repaired in place on the next use
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "gguf", "gguf_file": "Fake.gguf"}
+    (folder / "config.json").write_text(json.dumps(config))
+    assert ensure_converted(gguf, cache=tmp_path / "cache", loader=loader) == folder
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    assert not drop_gguf_quantization(folder)  # nothing left to drop
+    assert not drop_gguf_quantization(tmp_path / "missing")
+
+
 def test_fix_special_tokens_repairs_a_wrong_eos(tiny_tokenizer: Any) -> None:
     from _tiny import tiny_model
     from formbound.models.transformers import fix_special_tokens

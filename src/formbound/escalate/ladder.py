@@ -75,15 +75,31 @@ __all__ = [
     "settle_advice",
 ]
 
-#: Optimizer steps of the ladder's adapter when no ``train_config`` is given. The contacts dataset
+#: Fewest optimizer steps of the ladder's adapter when no ``train_config`` is given. The contacts dataset
 #: (77 records, batch 8) reached loss 0.005 in 30 steps (3 epochs); about two epochs keep the answers
 #: and halve the main job's training time on CPU.
 DEFAULT_MAX_STEPS = 16
+#: Most steps the ladder takes by default: a larger (generated) dataset gets one pass over its records up
+#: to this many steps (64 steps of 8 = 512 records), so synthetic data is seen, not just sampled.
+DEFAULT_STEPS_CAP = 64
 
 
-def default_train_config(seed: int = 0) -> TrainConfig:
-    """The ladder's training settings: :class:`TrainConfig` defaults, ``DEFAULT_MAX_STEPS`` steps."""
-    return TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS)
+def default_train_config(seed: int = 0, records: int | None = None) -> TrainConfig:
+    """The ladder's training settings: :class:`TrainConfig` defaults and a step count from the data.
+
+    ``DEFAULT_MAX_STEPS`` steps, or one pass over ``records`` examples when that takes more, at most
+    ``DEFAULT_STEPS_CAP`` steps.
+
+    >>> default_train_config(records=77).max_steps, default_train_config(records=400).max_steps
+    (16, 50)
+    >>> default_train_config(records=5000).max_steps
+    64
+    """
+    config = TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS)
+    if records:
+        one_pass = -(-records // config.batch_size)
+        config.max_steps = min(DEFAULT_STEPS_CAP, max(DEFAULT_MAX_STEPS, one_pass))
+    return config
 
 
 def escalate(
@@ -125,7 +141,7 @@ def escalate(
             ``None`` (the default) measures the whole test split.
         seed: Seeds item choice, few-shot examples, dataset order, training and the resampling tests.
         strategies: The cheap rungs to measure, cheapest first.
-        train_config: Adapter training settings (:func:`default_train_config` when omitted).
+        train_config: Adapter training settings (default: :func:`default_train_config` for the built dataset).
         augment: Template-substituted train inputs to add to the dataset.
         distill: Add the best rung's outputs on train inputs; ``None`` does so only for train items
             without gold (outputs matching gold would duplicate the gold records).
@@ -298,6 +314,8 @@ def escalate(
             **(data or DataSources()).build_kwargs(len(train_items)),
         ).to_dict()
     seconds["build_dataset"] = round(time.perf_counter() - t, 1)
+    if train_config is None and card_dict is not None and card_dict.get("records"):
+        config = default_train_config(seed, int(card_dict["records"]))
 
     t = time.perf_counter()
     adapter_dir = out / "adapter"

@@ -9,6 +9,7 @@ place, so a crash or a concurrent process never leaves a half-written model behi
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -86,8 +87,13 @@ def _convert(gguf: Path, dest: Path, loader: Callable[[Path], tuple[Any, Any]]) 
 
     loaded, tokenizer = loader(gguf)
     fix_special_tokens(tokenizer, loaded, chatml=True)  # SmolLM2-Instruct ends every turn with <|im_end|>
-    # save_pretrained refuses a GGUF-loaded model: rebuild it from its config and copy the weights.
-    model = AutoModelForCausalLM.from_config(loaded.config)
+    # save_pretrained refuses a GGUF-loaded model: rebuild it from its config and copy the weights. The
+    # weights are dequantized by then, so the GGUF quantization entry goes: a folder that still carried
+    # it would load as "quantized" and transformers' Trainer would refuse to fine-tune it.
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +115,27 @@ def _convert(gguf: Path, dest: Path, loader: Callable[[Path], tuple[Any, Any]]) 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def drop_gguf_quantization(folder: Path) -> bool:
+    """Remove a GGUF ``quantization_config`` from a converted folder's ``config.json`` (atomically).
+
+    Folders converted by earlier versions kept it although their weights are plain floats; loaded from
+    such a folder the model counts as quantized and cannot be trained. True when the file was changed.
+    """
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    quant = config.get("quantization_config")
+    if not isinstance(quant, dict) or quant.get("quant_method") != "gguf":
+        return False
+    del config["quantization_config"]
+    tmp = path.with_name(f".config.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
 def ensure_converted(
     gguf: Path | None = None,
     *,
@@ -123,6 +150,7 @@ def ensure_converted(
     root = (cache or cache_root()) / "models"
     dest = root / f"{gguf.stem}-{gguf.stat().st_size}"
     if (dest / _MARKER).is_file():
+        drop_gguf_quantization(dest)
         return dest
     try:
         _convert(gguf, dest, loader)
