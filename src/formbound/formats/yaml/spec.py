@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,8 @@ _DEFAULTS: dict[str, Any] = {
 _REPAIR_BUDGET = 1
 #: More blocks than this in one text are refused without validating each (that would be a parse each).
 _MAX_BLOCKS = 16
+#: A document marker line: the text may be a stream of several documents.
+_MARKER_LINE = re.compile(r"^---(?:[ \t]|$)", re.M)
 
 
 def _preview(body: str) -> str:
@@ -157,14 +160,78 @@ class YamlSpec(Spec):
         return out
 
     def candidates(self, text: str) -> Iterator[Candidate]:
-        """Repaired texts, single repairs first, then combinations (see :data:`REPAIRS`)."""
+        """Repaired texts: the one matching document of several, then :data:`REPAIRS` (single first).
+
+        Several ``---`` documents where one is expected are an error unless exactly one of them matches
+        the schema (then it is taken, reported as ``multiple_values``); the error names those found.
+        """
         if len(text) > self.max_chars:  # refused as too large; repairing it would parse it again
             return iter(())
 
         def choose(what: str, blocks: list[repair.Block]) -> str:
             return self._choose(text, what, blocks)
 
-        return repair.candidates(text, top_keys(self.schema), choose, budget=_REPAIR_BUDGET * self.max_chars)
+        repaired = repair.candidates(
+            text, top_keys(self.schema), choose, budget=_REPAIR_BUDGET * self.max_chars
+        )
+        return self._one_of_several(text, repaired)
+
+    def _one_of_several(self, text: str, then: Iterator[Candidate]) -> Iterator[Candidate]:
+        docs = self._documents(text)
+        if docs is None:
+            yield from then
+            return
+        fits: list[Any] = []
+        for doc in docs if len(docs) <= _MAX_BLOCKS else ():
+            try:
+                self._validator.validate(doc, text)
+            except EnforcementError:
+                continue
+            fits.append(doc)
+        if len(fits) == 1:
+            yield Candidate(self.dump(fits[0]), ("multiple_values",), parsed=fits[0])
+            return
+        found = "; ".join(
+            f"document {i + 1}: {_preview(dump_block(d, self.schema))}" for i, d in enumerate(docs[:5])
+        )
+        if len(docs) > 5:
+            found += f"; … {len(docs) - 5} more"
+        verdict = f"{len(fits)} of them match the schema" if fits else "none of them matches the schema"
+        if len(docs) > _MAX_BLOCKS:
+            verdict = f"that is more than {_MAX_BLOCKS} to try"
+        raise EnforcementError(
+            "syntax",
+            [
+                Issue(
+                    f"the text holds {len(docs)} YAML documents separated by '---' ({found}) and {verdict}; "
+                    "answer with exactly one document, or build the spec with multi_document=True",
+                    kind="multiple_values",
+                )
+            ],
+            text,
+        )
+
+    def _documents(self, text: str) -> list[Any] | None:
+        """The documents of ``text`` when it is a stream of several (single-document specs only)."""
+        if self.multi_document or not _MARKER_LINE.search(text):
+            return None
+        try:
+            docs = self._stream(text)
+        except EnforcementError:
+            return None
+        docs = [d for d in docs if d is not None]  # a bare marker (a leading or closing '---') is no value
+        return docs if len(docs) > 1 else None
+
+    def _stream(self, text: str) -> list[Any]:
+        """Every document of ``text`` (a ``---`` stream), under this spec's limits."""
+        docs: list[Any] = load_yaml(
+            text,
+            multi_document=True,
+            max_chars=self.max_chars,
+            max_nodes=self.max_nodes,
+            max_depth=self.max_depth,
+        )
+        return docs
 
     def _choose(self, text: str, what: str, blocks: list[repair.Block]) -> str:
         """The one block that validates; several or none is an error naming the blocks."""
