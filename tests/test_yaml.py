@@ -461,6 +461,7 @@ def test_render_schema_is_compact_and_readable() -> None:
         ("name: Ada\n---\nname: Alan\nage: 41\n", {"name": "Alan", "age": 41}),
         ("---\nage: 3\n---\nname: Grace\nage: 85\n...\n", {"name": "Grace", "age": 85}),
         ("- 1\n---\nname: Ada\nage: 36\n---\njust prose\n", {"name": "Ada", "age": 36}),
+        ("Here:\n```yaml\nname: Ada\n---\nname: Alan\nage: 41\n```\n", {"name": "Alan", "age": 41}),
     ],
 )
 def test_several_documents_take_the_only_one_that_matches(text: str, expected: dict[str, Any]) -> None:
@@ -476,6 +477,7 @@ def test_several_documents_take_the_only_one_that_matches(text: str, expected: d
     [
         ("name: Ada\nage: 36\n---\nname: Alan\nage: 41\n", "2 of them match"),
         ("name: Ada\n---\nname: Alan\n", "none of them matches"),
+        ("```yaml\nname: Ada\nage: 36\n---\nname: Alan\nage: 41\n```", "2 of them match"),
     ],
 )
 def test_several_documents_are_an_error_unless_exactly_one_matches(text: str, verdict: str) -> None:

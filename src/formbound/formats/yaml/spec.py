@@ -180,10 +180,20 @@ class YamlSpec(Spec):
         return self._one_of_several(text, repaired)
 
     def _one_of_several(self, text: str, then: Iterator[Candidate]) -> Iterator[Candidate]:
+        """The text, then each repaired text, with a stream of several documents narrowed to one."""
+        picked = self._pick(text, ())
+        if picked is not None:
+            yield picked
+            return
+        for cand in then:  # e.g. two documents inside one fence
+            picked = self._pick(cand.text, cand.repairs)
+            yield cand if picked is None else picked
+
+    def _pick(self, text: str, repairs: tuple[str, ...]) -> Candidate | None:
+        """The one matching document of a ``---`` stream; ``None`` if ``text`` is no such stream."""
         docs = self._documents(text)
         if docs is None:
-            yield from then
-            return
+            return None
         fits: list[Any] = []
         for doc in docs if len(docs) <= _MAX_BLOCKS else ():
             try:
@@ -192,8 +202,7 @@ class YamlSpec(Spec):
                 continue
             fits.append(doc)
         if len(fits) == 1:
-            yield Candidate(self.dump(fits[0]), ("multiple_values",), parsed=fits[0])
-            return
+            return Candidate(self.dump(fits[0]), (*repairs, "multiple_values"), parsed=fits[0])
         found = "; ".join(
             f"document {i + 1}: {_preview(dump_block(d, self.schema))}" for i, d in enumerate(docs[:5])
         )
