@@ -17,7 +17,11 @@ of range, not in enum, pattern broken, too many/few items …); only mutants tha
 kept (at most ``--mutants`` per schema). Their JSON text is tokenized and fed to each compiled grammar:
 "invalid accepted" counts mutants a grammar lets through to a complete value. Then ``formbound.enforce``
 must reject every mutant (or return a repaired value that validates): "invalid returned by enforce" must
-be 0. "valid rejected" counts valid instances a grammar refuses (the grammar is stricter than the schema).
+be 0. "valid rejected" counts valid instances a grammar refuses (the grammar is stricter than the schema), as
+``json.dumps`` writes them (ASCII escapes, the corpus' key order); "valid rejected, schema order" feeds the
+same values the way a constrained model writes them: keys in the order the schema declares them and
+non-ASCII characters as themselves (``key_order.schema_ordered``, ``ensure_ascii=False``). llguidance
+emits properties in schema order, so only the second counts values its grammar cannot produce.
 
 Rerun: python bench/bench_grammar.py [--count 300] [--timeout 10] [--routes llguidance,formbound]
 """
@@ -35,6 +39,7 @@ from typing import Any
 
 import jsonschema
 from _common import machine, percentile, table
+from key_order import schema_ordered
 from make_schema_corpus import corpus
 
 import formbound as fb
@@ -251,7 +256,7 @@ def _worker(name: str, conn: Connection) -> None:
         job = conn.recv()
         if job is None:
             return
-        schema, valid_texts, invalid_texts = job
+        schema, valid_texts, ordered_texts, invalid_texts = job
         start = time.perf_counter()
         try:
             handle, taken = route.compile(schema)
@@ -267,6 +272,7 @@ def _worker(name: str, conn: Connection) -> None:
                 "seconds": seconds,
                 "route": taken,
                 "valid_rejected": sum(not route.accepts(handle, t) for t in valid_texts),
+                "valid_rejected_ordered": sum(not route.accepts(handle, t) for t in ordered_texts),
                 "invalid_accepted": [route.accepts(handle, t) for t in invalid_texts],
             }
         )
@@ -353,13 +359,14 @@ def main() -> None:
     jobs = []
     for item in items:
         bad = mutants(item["schema"], item["valid"], args.mutants)
-        jobs.append((item, [json.dumps(v) for v in item["valid"]], bad))
-    n_invalid = sum(len(b) for _, _, b in jobs)
-    mutant_kinds = Counter(kind for _, _, b in jobs for kind, _ in b)
+        ordered = [json.dumps(schema_ordered(item["schema"], v), ensure_ascii=False) for v in item["valid"]]
+        jobs.append((item, [json.dumps(v) for v in item["valid"]], ordered, bad))
+    n_invalid = sum(len(b) for *_, b in jobs)
+    mutant_kinds = Counter(kind for *_, b in jobs for kind, _ in b)
 
     # Post-validation: formbound.enforce on every mutant (in this process; no grammar involved).
     returned_invalid = 0
-    for item, _, bad in jobs:
+    for item, *_, bad in jobs:
         spec = fb.Spec.json(item["schema"])
         check = jsonschema.validators.validator_for(item["schema"])(
             item["schema"], format_checker=jsonschema.FormatChecker()
@@ -377,16 +384,17 @@ def main() -> None:
     routes = [r for r in args.routes.split(",") if r]
     for name in routes:
         if not available(name):
-            rows.append([name, "not installed", "", "", "", "", "", "", ""])
+            rows.append([name, "not installed", "", "", "", "", "", "", "", ""])
             continue
         worker = Worker(name)
         worker.start()
         times: list[float] = []
         outcome: Counter[str] = Counter()
-        valid_rejected = invalid_accepted = 0
+        valid_rejected = valid_rejected_ordered = invalid_accepted = 0
         wall = time.perf_counter()
-        for item, valid_texts, bad in jobs:
-            res = worker.run((item["schema"], valid_texts, [json.dumps(v) for _, v in bad]), args.timeout)
+        for item, valid_texts, ordered, bad in jobs:
+            job = (item["schema"], valid_texts, ordered, [json.dumps(v) for _, v in bad])
+            res = worker.run(job, args.timeout)
             if res is None:
                 outcome["timeout"] += 1
                 details.append({"route": name, "schema": item["name"], "outcome": "timeout"})
@@ -403,11 +411,13 @@ def main() -> None:
             if taken != name and name == "formbound":
                 outcome[f"route {taken}"] += 1
             valid_rejected += res["valid_rejected"]
+            valid_rejected_ordered += res["valid_rejected_ordered"]
             accepted = sum(res["invalid_accepted"])
             invalid_accepted += accepted
             details.append(
                 {"route": name, "schema": item["name"], "outcome": taken,
                  "ms": round(res["seconds"] * 1e3, 2), "valid_rejected": res["valid_rejected"],
+                 "valid_rejected_ordered": res["valid_rejected_ordered"],
                  "invalid_accepted": [k for (k, _), a in zip(bad, res["invalid_accepted"], strict=True) if a]}
             )  # fmt: skip
         worker.close()
@@ -418,10 +428,11 @@ def main() -> None:
              f"{percentile(times, 99) * 1e3:.1f}",
              f"{outcome['compiled']}/{outcome['fallback']}/{outcome['failed'] + outcome['timeout']}"
              + (f" ({outcome['timeout']} timeouts)" if outcome["timeout"] else ""),
-             routes_taken or "-", f"{invalid_accepted}/{n_invalid}", str(valid_rejected), f"{wall:.0f}"]
+             routes_taken or "-", f"{invalid_accepted}/{n_invalid}", str(valid_rejected),
+             str(valid_rejected_ordered), f"{wall:.0f}"]
         )  # fmt: skip
 
-    n_valid = sum(len(v) for _, v, _ in jobs)
+    n_valid = sum(len(v) for _, v, *_ in jobs)
     print(f"# grammar compilation — {machine(['llguidance', 'outlines_core', 'xgrammar', 'outlines'])}")
     print(
         f"{len(items)} schemas ({args.count} generated, seed {args.seed}), {n_valid} valid instances, "
@@ -429,7 +440,8 @@ def main() -> None:
         f"timeout {args.timeout:g} s per schema\n"
     )
     header = ["route", "first mask p50 ms", "p95 ms", "p99 ms", "compiled/fallback/failed", "fallback routes",
-              "invalid accepted by grammar", "valid rejected by grammar", "wall s"]  # fmt: skip
+              "invalid accepted by grammar", "valid rejected by grammar",
+              "valid rejected, schema order", "wall s"]  # fmt: skip
     print(table(header, rows))
     print(
         f"\nformbound.enforce returned an invalid value for {returned_invalid}/{n_invalid} invalid instances"

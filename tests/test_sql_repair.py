@@ -106,6 +106,21 @@ def test_sql_over_max_chars_is_refused_with_a_clear_error(spec: SqlSpec) -> None
     assert enforce("SELECT id FROM users" + " " * 40_000, SqlSpec(ddl=DDL, max_chars=50_000)).text
 
 
+def test_default_cap_takes_a_long_real_query_and_refuses_one_over_it() -> None:
+    from formbound.formats.sql.spec import MAX_CHARS
+
+    assert MAX_CHARS >= 25_000  # long generated reports and migrations fit
+    spec = SqlSpec(ddl=DDL)
+    names = ", ".join(f"'user {i}'" for i in range(3_000))
+    query = f"SELECT id, name FROM users WHERE name IN ({names}"
+    query = query[: query.rindex(", ", 0, MAX_CHARS - 1)] + ")"
+    assert MAX_CHARS - 40 < len(query) <= MAX_CHARS
+    assert enforce(query, spec).text.startswith("SELECT id, name FROM users WHERE")
+    with pytest.raises(EnforcementError) as info:
+        enforce(query + " " * (MAX_CHARS - len(query) + 1), spec)
+    assert info.value.errors[0].kind == "too_large"
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "100"])
 def test_max_chars_must_be_a_positive_integer(bad: object) -> None:
     with pytest.raises(SpecError, match="max_chars"):

@@ -453,3 +453,54 @@ def test_render_schema_is_compact_and_readable() -> None:
         "  # list, at most 3 items\n"
         "  - <number or null>\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: Ada\n---\nname: Alan\nage: 41\n", {"name": "Alan", "age": 41}),
+        ("---\nage: 3\n---\nname: Grace\nage: 85\n...\n", {"name": "Grace", "age": 85}),
+        ("- 1\n---\nname: Ada\nage: 36\n---\njust prose\n", {"name": "Ada", "age": 36}),
+        ("Here:\n```yaml\nname: Ada\n---\nname: Alan\nage: 41\n```\n", {"name": "Alan", "age": 41}),
+    ],
+)
+def test_several_documents_take_the_only_one_that_matches(text: str, expected: dict[str, Any]) -> None:
+    spec = Spec.yaml({**PERSON, "required": ["name", "age"]})
+    result = enforce(text, spec)
+    assert result.value == expected
+    assert "multiple_values" in result.repairs
+    assert load_yaml(result.text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("name: Ada\nage: 36\n---\nname: Alan\nage: 41\n", "2 of them match"),
+        ("name: Ada\n---\nname: Alan\n", "none of them matches"),
+        ("```yaml\nname: Ada\nage: 36\n---\nname: Alan\nage: 41\n```", "2 of them match"),
+    ],
+)
+def test_several_documents_are_an_error_unless_exactly_one_matches(text: str, verdict: str) -> None:
+    spec = Spec.yaml({**PERSON, "required": ["name", "age"]})
+    with pytest.raises(EnforcementError) as info:
+        enforce(text, spec)
+    issue = info.value.errors[0]
+    assert issue.kind == "multiple_values"
+    assert verdict in issue.message
+    assert "document 1: 'name: Ada" in issue.message and "document 2: 'name: Alan" in issue.message
+    assert "multi_document=True" in issue.message
+
+
+def test_several_documents_without_repair_stay_an_error() -> None:
+    spec = Spec.yaml({**PERSON, "required": ["name", "age"]})
+    with pytest.raises(EnforcementError) as info:
+        enforce("name: Ada\n---\nname: Alan\nage: 41\n", spec, repair=False)
+    assert info.value.errors[0].kind == "multi_document"
+
+
+def test_too_many_documents_are_refused_without_validating_each() -> None:
+    text = "".join(f"---\nname: n{i}\nage: {i}\n" for i in range(40))
+    with pytest.raises(EnforcementError) as info:
+        enforce(text, Spec.yaml(PERSON))
+    assert info.value.errors[0].kind == "multiple_values"
+    assert "more than 16 to try" in info.value.errors[0].message

@@ -68,6 +68,12 @@ HOSTILE: dict[str, str] = {
     "one_megabyte": "name: a\n" + "k: v\n" * 210_000,
     "one_megabyte_fenced": "```yaml\n" + "k: v\n" * 210_000 + "```\n",
     "just_over_the_cap": "k: " + "v" * 10_000,
+    # several documents: each is parsed once more and validated (at most 16) to find the one that matches
+    "many_documents": "name: a\n---\n" * (N // 12),
+    # (token-dense ones sized like dense_flow_list: the stream is parsed in full a second time)
+    "sixteen_dense_documents": ("x: [" + "1," * 180 + "1]\n---\n") * 16,
+    "documents_then_dense_one": "name: a\n---\n" * 15 + "x: [" + "1," * 2_800 + "1]\n",
+    "one_megabyte_of_documents": "name: a\n---\n" * 90_000,
 }
 # A quarter of a megabyte each (25 times max_chars), given to the repairs directly: every repair
 # is linear in the text (the quadratic ones took minutes on inputs this size).

@@ -7,7 +7,8 @@ walks schemas too); the schema handed to a grammar compiler is :mod:`formbound.c
 * :mod:`.keywords`: the bounded ``uniqueItems`` / ``pattern`` / ``multipleOf`` implementations;
 * :mod:`.refs`: the one local ``$ref`` resolver for code that reads a schema's shape;
 * :mod:`.render`: a compact shape of a schema for prompts;
-* :mod:`.lint`: misspelt keywords and data passed as a schema.
+* :mod:`.lint`: misspelt keywords and data passed as a schema;
+* :mod:`.meta`: the metaschema check (a flattened 2020-12 metaschema first, for speed).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from formbound.errors import DependencyError, EnforcementError, Issue, SpecError
 from formbound.formats.jsonschema.formats import format_checker
 from formbound.formats.jsonschema.keywords import pattern_budget, safe_validator_class
 from formbound.formats.jsonschema.lint import check_looks_like_schema, warn_unknown_keywords
+from formbound.formats.jsonschema.meta import check_schema
 
 __all__ = ["SchemaValidator", "json_pointer", "refusing_registry"]
 
@@ -177,7 +178,7 @@ class SchemaValidator:
             if str(schema["$schema"]).rstrip("#") not in known:
                 raise SpecError(f"unknown $schema {schema['$schema']!r}; use a JSON Schema draft URI")
         try:
-            cls.check_schema(schema)
+            check_schema(cls, schema)
         except jsonschema.SchemaError as exc:
             where = json_pointer(exc.absolute_path) or "/"
             raise SpecError(f"invalid JSON Schema at {where}: {_short(exc.message)}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,8 @@ _DEFAULTS: dict[str, Any] = {
 _REPAIR_BUDGET = 1
 #: More blocks than this in one text are refused without validating each (that would be a parse each).
 _MAX_BLOCKS = 16
+#: A document marker line: the text may be a stream of several documents.
+_MARKER_LINE = re.compile(r"^---(?:[ \t]|$)", re.M)
 
 
 def _preview(body: str) -> str:
@@ -48,7 +51,10 @@ class YamlSpec(Spec):
         max_chars: Longest text parsed; longer texts are refused at once, before any repair. Pure-Python
             YAML parsing reads only about 5-20 KB/s of token-dense YAML (``- 1`` lines, flow lists), so
             the default of 10,000 keeps a call (one parse, then at most as much again for repairs) near
-            a second; raise it for longer documents. Strict JSON is read by the C parser.
+            a second (measured: a 10,000-character flow list of numbers takes 0.63 s of CPU, unclosed
+            and after a prose line, so parsed twice, 1.05 s; cost is linear in the length, so the cap
+            cannot go higher without a faster parser); raise it for longer documents. Strict JSON is
+            read by the C parser.
         max_nodes: Most values in a document once aliases are expanded.
         max_depth: Deepest nesting accepted.
         max_string_length: Longest string the decoding grammar allows where the schema sets no ``maxLength``.
@@ -157,14 +163,87 @@ class YamlSpec(Spec):
         return out
 
     def candidates(self, text: str) -> Iterator[Candidate]:
-        """Repaired texts, single repairs first, then combinations (see :data:`REPAIRS`)."""
+        """Repaired texts: the one matching document of several, then :data:`REPAIRS` (single first).
+
+        Several ``---`` documents where one is expected are an error unless exactly one of them matches
+        the schema (then it is taken, reported as ``multiple_values``); the error names those found.
+        """
         if len(text) > self.max_chars:  # refused as too large; repairing it would parse it again
             return iter(())
 
         def choose(what: str, blocks: list[repair.Block]) -> str:
             return self._choose(text, what, blocks)
 
-        return repair.candidates(text, top_keys(self.schema), choose, budget=_REPAIR_BUDGET * self.max_chars)
+        repaired = repair.candidates(
+            text, top_keys(self.schema), choose, budget=_REPAIR_BUDGET * self.max_chars
+        )
+        return self._one_of_several(text, repaired)
+
+    def _one_of_several(self, text: str, then: Iterator[Candidate]) -> Iterator[Candidate]:
+        """The text, then each repaired text, with a stream of several documents narrowed to one."""
+        picked = self._pick(text, ())
+        if picked is not None:
+            yield picked
+            return
+        for cand in then:  # e.g. two documents inside one fence
+            picked = self._pick(cand.text, cand.repairs)
+            yield cand if picked is None else picked
+
+    def _pick(self, text: str, repairs: tuple[str, ...]) -> Candidate | None:
+        """The one matching document of a ``---`` stream; ``None`` if ``text`` is no such stream."""
+        docs = self._documents(text)
+        if docs is None:
+            return None
+        fits: list[Any] = []
+        for doc in docs if len(docs) <= _MAX_BLOCKS else ():
+            try:
+                self._validator.validate(doc, text)
+            except EnforcementError:
+                continue
+            fits.append(doc)
+        if len(fits) == 1:
+            return Candidate(self.dump(fits[0]), (*repairs, "multiple_values"), parsed=fits[0])
+        found = "; ".join(
+            f"document {i + 1}: {_preview(dump_block(d, self.schema))}" for i, d in enumerate(docs[:5])
+        )
+        if len(docs) > 5:
+            found += f"; … {len(docs) - 5} more"
+        verdict = f"{len(fits)} of them match the schema" if fits else "none of them matches the schema"
+        if len(docs) > _MAX_BLOCKS:
+            verdict = f"that is more than {_MAX_BLOCKS} to try"
+        raise EnforcementError(
+            "syntax",
+            [
+                Issue(
+                    f"the text holds {len(docs)} YAML documents separated by '---' ({found}) and {verdict}; "
+                    "answer with exactly one document, or build the spec with multi_document=True",
+                    kind="multiple_values",
+                )
+            ],
+            text,
+        )
+
+    def _documents(self, text: str) -> list[Any] | None:
+        """The documents of ``text`` when it is a stream of several (single-document specs only)."""
+        if self.multi_document or not _MARKER_LINE.search(text):
+            return None
+        try:
+            docs = self._stream(text)
+        except EnforcementError:
+            return None
+        docs = [d for d in docs if d is not None]  # a bare marker (a leading or closing '---') is no value
+        return docs if len(docs) > 1 else None
+
+    def _stream(self, text: str) -> list[Any]:
+        """Every document of ``text`` (a ``---`` stream), under this spec's limits."""
+        docs: list[Any] = load_yaml(
+            text,
+            multi_document=True,
+            max_chars=self.max_chars,
+            max_nodes=self.max_nodes,
+            max_depth=self.max_depth,
+        )
+        return docs
 
     def _choose(self, text: str, what: str, blocks: list[repair.Block]) -> str:
         """The one block that validates; several or none is an error naming the blocks."""
