@@ -31,14 +31,23 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, EnforcementError, FormboundError
-from formbound.escalate._taskset import instruction_of, items_of, normalize_input, spec_of
-from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key, split_dev, token_stats
+from formbound.escalate.quality import (
+    QualityOptions,
+    near_duplicate_of,
+    near_key,
+    normalize_input,
+    split_dev,
+    token_stats,
+)
 from formbound.escalate.teacher import TeacherOptions, label_with_teacher, teacher_name
 from formbound.escalate.template import augment_by_substitution
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import Task, TaskSet
 
 __all__ = [
     "SOURCES",
@@ -49,6 +58,7 @@ __all__ = [
     "canonical_answer",
     "file_sha256",
     "load_records",
+    "normalize_input",
     "write_atomic",
 ]
 
@@ -151,7 +161,7 @@ def _messages(spec: Any, task_input: str, instruction: str | None) -> list[dict[
 
 # ----------------------------------------------------------------------------------- builder
 def build_dataset(
-    task_set: Any,
+    task_set: TaskSet,
     out_path: str | Path,
     *,
     distilled: Iterable[Distilled] = (),
@@ -199,11 +209,11 @@ def build_dataset(
     """
     from formbound._version import __version__
 
-    spec = spec_of(task_set)
-    instruction = instruction if instruction is not None else instruction_of(task_set)
+    spec = task_set.spec
+    instruction = instruction if instruction is not None else task_set.instruction
     make_messages = messages_fn or _messages
-    train = items_of(task_set, "train")
-    test = [it for it in items_of(task_set) if it.split != "train"]
+    train = [it for it in task_set.tasks if it.split == "train"]
+    test = [it for it in task_set.tasks if it.split != "train"]
     if not train:
         raise ConfigError(
             "the task set has no items with split 'train'; a dataset cannot be built without them"
@@ -353,9 +363,9 @@ def build_dataset(
 
 
 def _offer_synthetic(
-    task_set: Any,
+    task_set: TaskSet,
     spec: Any,
-    train: Sequence[Any],
+    train: Sequence[Task],
     n: int,
     seed: int,
     teacher: Any,
@@ -363,7 +373,7 @@ def _offer_synthetic(
     offer: Callable[[str, str, str, str | None], None],
 ) -> None:
     """Offer SQL or schema-driven synthetic records (whichever fits the task set's format)."""
-    if getattr(task_set, "database", None) is not None and getattr(spec, "format", "") == "sql":
+    if task_set.database is not None and spec.format == "sql":
         from formbound.escalate.synth_sql import synthesize_sql
 
         result = synthesize_sql(task_set, limit=n, teacher=teacher)
