@@ -20,7 +20,6 @@ written to ``decision.json``; ``decision.md`` shows them as tables.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -39,8 +38,7 @@ from formbound.escalate._reasons import (
 )
 from formbound.escalate._steps import ADAPTER_PROMPT, DefaultSteps, LadderSteps, distill_outputs
 from formbound.escalate.adapter import TrainConfig
-from formbound.escalate.cost import device_name, fine_tuning_cost, folder_mb, peak_memory_mb
-from formbound.escalate.dataset import build_dataset
+from formbound.escalate.cost import fine_tuning_cost, training_run_cost
 from formbound.escalate.decision import (
     CHEAP_RUNGS,
     OUTCOMES,
@@ -57,6 +55,7 @@ from formbound.escalate.decision import (
     rung_numbers,
 )
 from formbound.escalate.deploy import deploy_for
+from formbound.escalate.ladder_data import training_set
 from formbound.escalate.regression import RegressionThresholds
 from formbound.escalate.render import settle_advice, write_decision
 from formbound.escalate.sources import DataSources
@@ -270,47 +269,26 @@ def escalate(
 
     # 3. dataset, adapter, re-measure, regression check
     t = time.perf_counter()
-    if dataset is not None:
-        train_file = Path(dataset)
-        if not train_file.is_file():
-            raise ConfigError(
-                f"stored dataset {str(train_file)!r} does not exist; rerun escalate to build one"
-            )
-        card_file = train_file.with_name(train_file.stem + ".card.json")
-        card_dict = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else None
-    else:
-        train_file = out / "dataset" / "train.jsonl"
-        train_items = [it for it in task_set.tasks if it.split == "train"]
-        if distill is None:
-            distill = any(it.gold is None for it in train_items)
-        distilled = []
-        if distill:
-            distilled = distill_outputs(
-                steps, cheap_model, task_set, best.strategy, out / "distill", seed, meta["command"]
-            )
-        card_dict = build_dataset(
-            task_set,
-            train_file,
-            distilled=distilled,
-            augment=augment,
-            seed=seed,
-            tokenizer=getattr(model, "tokenizer", None),
-            **(data or DataSources()).build_kwargs(len(train_items)),
-        ).to_dict()
+    train_file, card_dict = training_set(
+        task_set,
+        out,
+        dataset=dataset,
+        distill=distill,
+        augment=augment,
+        data=data,
+        seed=seed,
+        tokenizer=getattr(model, "tokenizer", None),
+        distill_with=lambda: distill_outputs(
+            steps, cheap_model, task_set, best.strategy, out / "distill", seed, meta["command"]
+        ),
+    )
     seconds["build_dataset"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
     adapter_dir = out / "adapter"
     metadata = steps.train(model, train_file, adapter_dir, config, task_set.spec.hash)
     seconds["train_adapter"] = round(time.perf_counter() - t, 1)
-    peak, peak_source = peak_memory_mb()
-    training_cost = {
-        "seconds": seconds["train_adapter"],
-        "device": device_name(),
-        "peak_memory_mb": None if peak is None else round(peak, 1),
-        "peak_memory_source": peak_source,
-        "adapter_mb": round(folder_mb(adapter_dir), 3),
-    }
+    training_cost = training_run_cost(seconds["train_adapter"], adapter_dir)
 
     names = [f"adapter:{adapter_dir}", f"adapter:{adapter_dir}+constrained"]
     adapter_numbers, adapter_items = measure(names, "adapter_eval", "measure_adapter")
