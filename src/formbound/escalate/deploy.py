@@ -10,15 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from formbound.deployment import deploy_record
 from formbound.escalate.decision import Decision
-from formbound.generate import deploy_record
 from formbound.strategies import Strategy, parse_strategy
 
 __all__ = ["deploy_for", "measured_examples"]
 
 
 def deploy_for(decision: Decision, model: Any, task_set: Any, out_dir: Path, *, seed: int) -> dict[str, Any]:
-    """The ``"deploy"`` record of ``decision`` (see :func:`formbound.generate.deploy_record`).
+    """The ``"deploy"`` record of ``decision`` (see :func:`formbound.deployment.deploy_record`).
 
     Args:
         decision: The decision whose ``recommended`` strategy is deployed.
