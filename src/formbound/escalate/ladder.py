@@ -115,7 +115,7 @@ def escalate(
 
     Args:
         model: A formbound model (:func:`formbound.models.load`); training needs a local one.
-        task_set: A task set or its folder , or a bundled task set name.
+        task_set: A task set (:func:`formbound.measure.load_task_set`), its folder, or a bundled name.
         target: Schema validity to reach (share of test items), by the lower bound of its interval.
         out_dir: Where the reports, the dataset, the adapter and the decision go.
         force_train: Train an adapter even when a cheap rung meets the target, the evidence about it
@@ -178,7 +178,7 @@ def escalate(
     meta = {
         "model": getattr(model, "name", str(model)),
         "cheap_rungs_model": None if fast_model is None else _describe(fast_model),
-        "task_set": getattr(task_set, "name", str(task_set)),
+        "task_set": task_set.name,
         "task_set_path": task_set_path,
         "spec_hash": task_set.spec.hash,
         "split": "test",
@@ -325,9 +325,7 @@ def escalate(
     comparisons = compare_rungs(
         adapter_items.get(candidate.strategy, {}), items.get(best.strategy, {}), alpha=alpha, seed=seed
     )
-    verdict, why, needed = judge_adapter(
-        comparisons, accuracy_tolerance, sql=getattr(task_set, "format", None) == "sql"
-    )
+    verdict, why, needed = judge_adapter(comparisons, accuracy_tolerance, sql=task_set.format == "sql")
     engines = None if fast_model is None else (str(meta["cheap_rungs_model"]), _describe(model))
     reasons += adapter_reasons(
         candidate, best, why, comparisons, numbers, adapter_numbers[0], regression, engines
