@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from formbound.enforce import enforce
-from formbound.escalate._taskset import items_of, normalize_input
 from formbound.escalate.dataset import build_dataset, load_records
-from formbound.escalate.quality import QualityOptions
+from formbound.escalate.quality import QualityOptions, normalize_input
 from formbound.escalate.synth_schema import leaf_schema, sample_values, synthesize_from_schema
 from formbound.escalate.synth_sql import SqlPair, synthesize_sql
 from formbound.formats.sql.execute import run_query
@@ -64,7 +63,7 @@ def test_every_generated_query_executes_and_returns_rows(shop: Any, shop_synth: 
 
 def test_no_generated_query_equals_a_test_gold(shop: Any, shop_synth: Any) -> None:
     result, seen = shop_synth
-    test = [it for it in items_of(shop) if it.split == "test"]
+    test = shop.split("test")
     gold_rows = [Counter(run_query(shop.database, it.gold)) for it in test]
     gold_text = {" ".join(it.gold.lower().split()) for it in test}
     test_inputs = {normalize_input(it.input) for it in test}
@@ -134,13 +133,13 @@ def test_build_dataset_with_sql_synthesis(shop: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["contacts", "events", "products", "service_config"])
 def test_schema_synthesis_answers_validate(name: str) -> None:
     ts = load_task_set(name)
-    items, counts = synthesize_from_schema(ts, items_of(ts, "train"), 30, seed=1)
+    items, counts = synthesize_from_schema(ts, ts.split("train"), 30, seed=1)
     assert len(items) >= 20, counts
-    train_inputs = {normalize_input(it.input) for it in items_of(ts)}
+    train_inputs = {normalize_input(it.input) for it in ts.tasks}
     for it in items:
         enforce(ts.spec.dump(it.gold), ts.spec, repair=False)
         assert normalize_input(it.input) not in train_inputs
-    again, _ = synthesize_from_schema(ts, items_of(ts, "train"), 30, seed=1)
+    again, _ = synthesize_from_schema(ts, ts.split("train"), 30, seed=1)
     assert [(i.input, i.gold) for i in again] == [(i.input, i.gold) for i in items]
 
 
@@ -180,7 +179,7 @@ def test_teacher_writes_inputs_for_sampled_values(tmp_path: Path) -> None:
     from tests._measure_fakes import write_task_set
 
     ts = load_task_set(str(write_task_set(tmp_path / "p")))
-    items, counts = synthesize_from_schema(ts, items_of(ts, "train"), 10, seed=0, teacher=Writer())
+    items, counts = synthesize_from_schema(ts, ts.split("train"), 10, seed=0, teacher=Writer())
     assert items, counts
     for it in items:
         assert it.input == f"Person {it.gold['name']} aged {it.gold['age']}"

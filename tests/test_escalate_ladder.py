@@ -30,6 +30,7 @@ from formbound.escalate.ladder import escalate
 from formbound.escalate.regression import RegressionReport, RegressionThresholds, judge, token_overlap
 from formbound.measure.metrics import summarise
 from formbound.measure.records import Record
+from formbound.measure.tasks import Task, TaskSet
 
 SCHEMA = {
     "type": "object",
@@ -148,18 +149,22 @@ class FakeHarness:
 
 
 @pytest.fixture()
-def task_set() -> SimpleNamespace:
+def task_set() -> TaskSet:
+    return people_task_set()
+
+
+def people_task_set() -> TaskSet:
+    """48 people, 40 in the test split and 8 in train."""
     tasks = [
-        SimpleNamespace(
+        Task(
             id=f"t{i}",
             input=f"Person{i} is {20 + i}.",
             gold={"name": f"Person{i}", "age": 20 + i},
             split="test" if i < 40 else "train",
-            missing=(),
         )
         for i in range(48)
     ]
-    return SimpleNamespace(name="people", spec=Spec.json(SCHEMA), instruction="Extract as JSON.", tasks=tasks)
+    return TaskSet("people", Path("people"), Spec.json(SCHEMA), "Extract as JSON.", 256, tasks)
 
 
 def _run(harness: FakeHarness, task_set: Any, tmp_path: Path, **kw: Any) -> Any:
@@ -298,7 +303,7 @@ class ModelRecordingHarness(FakeHarness):
 
 def test_fast_model_measures_the_cheap_rungs_only(task_set: Any, tmp_path: Path) -> None:
     from formbound.escalate import DefaultSteps, LadderSteps
-    from formbound.escalate.ladder import DEFAULT_MAX_STEPS
+    from formbound.escalate.train_config import DEFAULT_MAX_STEPS
 
     harness = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
     assert isinstance(harness, LadderSteps) and isinstance(DefaultSteps(), LadderSteps)

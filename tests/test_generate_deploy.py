@@ -40,24 +40,9 @@ def test_escalate_then_from_run_deploys_what_was_measured(tmp_path: Path, seed: 
 
 
 def test_promoted_adapter_is_deployed(tmp_path: Path) -> None:
-    from types import SimpleNamespace
+    from tests.test_escalate_ladder import people_task_set
 
-    from tests.test_escalate_ladder import SCHEMA
-
-    from formbound import Spec
-
-    tasks = [
-        SimpleNamespace(
-            id=f"t{i}",
-            input=f"Person{i} is {20 + i}.",
-            gold={"name": f"Person{i}", "age": 20 + i},
-            split="test" if i < 40 else "train",
-            missing=(),
-        )
-        for i in range(48)
-    ]
-    spec = Spec.json(SCHEMA)
-    task_set = SimpleNamespace(name="people", spec=spec, instruction="Extract as JSON.", tasks=tasks)
+    task_set = people_task_set()
     harness = FakeHarness(BASE, adapter=CLEAR_WIN)
     d = _run(harness, task_set, tmp_path)
     assert d.outcome == "adapter_promoted" and d.adapter_path

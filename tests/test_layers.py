@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("formbound.constraints",),
     ("formbound.formats", "formbound.spec", "formbound.enforce"),
     ("formbound.prompts", "formbound.models", "formbound.hooks"),
-    ("formbound.strategies", "formbound.generate"),
+    ("formbound.strategies", "formbound.generate", "formbound.deployment"),
     ("formbound.measure",),
     ("formbound.escalate",),
     ("formbound.cli", "formbound.__main__", "formbound"),

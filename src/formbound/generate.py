@@ -22,12 +22,13 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from formbound.deployment import DEPLOY_FILE, deploy_record, read_deploy
 from formbound.enforce import Result, enforce
 from formbound.errors import Attempt, ConfigError, EnforcementError, GenerationError
 from formbound.hooks import Hooks
+from formbound.prompts.slots import PromptTemplate
 from formbound.spec import Spec
 from formbound.strategies import DEFAULT_REASKS, Strategy, parse_strategy
 
@@ -35,14 +36,12 @@ if TYPE_CHECKING:
     from formbound.constraints import Constraint
     from formbound.models.base import Generation, Model
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEPLOY_FILE", "Generator"]
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEPLOY_FILE", "Generator", "deploy_record"]
 
 T = TypeVar("T")
 
 #: Token limit per answer when none is given.
 DEFAULT_MAX_NEW_TOKENS = 256
-#: The file of a run folder that :meth:`Generator.from_run` reads.
-DEPLOY_FILE = "decision.json"
 
 Input = str | Sequence[dict[str, str]]
 
@@ -141,7 +140,7 @@ class Generator(Generic[T]):
         self.seed = seed
         self.hooks = hooks or Hooks()
         self._constraint: Constraint | None = self.spec.constraint() if self.strategy.constrained else None
-        self._template: _PromptTemplate | None = None  # built on first use
+        self._template: PromptTemplate | None = None  # built on first use
 
     # ------------------------------------------------------------------------------------ public
     def __repr__(self) -> str:
@@ -156,7 +155,7 @@ class Generator(Generic[T]):
             # The attributes may be changed after the first call: the template follows them.
             key = (self.strategy, self.spec, self.instruction, tuple(self.examples))
             if self._template is None or self._template.key != key:
-                self._template = _PromptTemplate.build(self._render, key)
+                self._template = PromptTemplate.build(self._render, key)
             if self._template:
                 return self._template.fill(item)
             return self._render(item)
@@ -326,143 +325,9 @@ class Generator(Generic[T]):
         Raises:
             ConfigError: the folder has no decision, or what it names cannot be found.
         """
-        root = Path(run_dir)
-        path = root / DEPLOY_FILE
-        if not path.is_file():
-            raise ConfigError(
-                f"{str(root)!r} has no {DEPLOY_FILE}: run `formbound escalate --out {root}` first"
-            )
-        try:
-            decision = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-        deploy = decision.get("deploy") if isinstance(decision, dict) else None
-        if not isinstance(deploy, dict) or not isinstance(deploy.get("spec"), dict):
-            raise ConfigError(
-                f"{str(path)!r} has no 'deploy' record (escalate writes it since 0.2); rerun escalate"
-            )
-        spec = Spec.from_dict(deploy["spec"], base_dir=root)
-        strategy = str(deploy.get("strategy") or "")
-        adapter = deploy.get("adapter")
-        if adapter:
-            folder = _relative(root, adapter)
-            if not folder.is_dir():
-                raise ConfigError(f"the recommended adapter {str(folder)!r} does not exist")
-            strategy = f"adapter:{folder}" + ("+constrained" if deploy.get("constrained") else "")
-        examples = [(str(i), str(o)) for i, o in deploy.get("examples") or []]
-        options: dict[str, Any] = {
-            "strategy": parse_strategy(strategy),
-            "instruction": deploy.get("instruction"),
-            "examples": examples,
-            "max_new_tokens": deploy.get("max_new_tokens"),
-            "seed": deploy.get("seed"),
-        }
+        model_name, spec, options = read_deploy(run_dir)
         options.update(overrides)
-        return cls(model if model is not None else deploy.get("model", "default"), spec, **options)
-
-
-class _PromptTemplate:
-    """The first-attempt prompt rendered once, with a slot where each input goes.
-
-    Rendering the system message (format instructions, the schema's shape) and the few-shot turns costs
-    far more than the rest of a call; they do not depend on the input. The template is used only where
-    rendering puts the input into the messages verbatim, checked by rendering two different sentinels
-    padded with whitespace (a template that strips, escapes or transforms the input fails the check and
-    every input is rendered in full).
-    """
-
-    _A = "\n \x00formbound-input-a\x00 \n"
-    _B = "\n \x00formbound-input-b\x00 \n"
-
-    def __init__(self, parts: list[tuple[str, list[str]]] | None, key: Any) -> None:
-        self.parts = parts
-        self.key = key
-
-    def __bool__(self) -> bool:
-        return self.parts is not None
-
-    @classmethod
-    def build(cls, render: Any, key: Any) -> _PromptTemplate:
-        try:
-            a, b = render(cls._A), render(cls._B)
-        except ConfigError:
-            return cls(None, key)
-        if len(a) != len(b):
-            return cls(None, key)
-        parts = []
-        for ma, mb in zip(a, b, strict=True):
-            if set(ma) != {"role", "content"} or ma["role"] != mb.get("role"):
-                return cls(None, key)
-            pieces = ma["content"].split(cls._A)
-            if cls._B.join(pieces) != mb["content"] or cls._B in ma["content"]:
-                return cls(None, key)
-            parts.append((ma["role"], pieces))
-        if not any(len(pieces) > 1 for _, pieces in parts):
-            return cls(None, key)
-        return cls(parts, key)
-
-    def fill(self, item: str) -> list[dict[str, str]]:
-        assert self.parts is not None  # callers check bool(self) first
-        return [{"role": role, "content": item.join(pieces)} for role, pieces in self.parts]
-
-
-def deploy_record(
-    run_dir: Path,
-    *,
-    model: str,
-    spec: Spec,
-    strategy: str,
-    adapter: Path | None = None,
-    constrained: bool = False,
-    instruction: str | None = None,
-    examples: Sequence[tuple[str, str]] = (),
-    seed: int | None = None,
-    max_new_tokens: int | None = None,
-    task_set: Path | None = None,
-) -> dict[str, Any]:
-    """What :meth:`Generator.from_run` needs, stored in ``decision.json`` under ``"deploy"``.
-
-    The spec and the prompt are stored whole; files (the adapter, a spec's schema or database) are named
-    relative to ``run_dir`` where possible.
-    """
-    description = _portable_spec(run_dir, spec.describe())
-    return {
-        "model": model,
-        "spec": description,
-        "strategy": strategy,
-        "adapter": _portable(run_dir, adapter) if adapter is not None else None,
-        "constrained": constrained,
-        "instruction": instruction,
-        "examples": [list(pair) for pair in examples],
-        "seed": seed,
-        "max_new_tokens": max_new_tokens,
-        "task_set": _portable(run_dir, task_set) if task_set is not None else None,
-    }
-
-
-def _portable_spec(run_dir: Path, description: dict[str, Any]) -> dict[str, Any]:
-    out = dict(description)
-    for key in ("database",):
-        value = out.get(key)
-        if isinstance(value, str) and value and Path(value).exists():
-            out[key] = _portable(run_dir, Path(value))
-    return out
-
-
-def _portable(root: Path, path: Path) -> str:
-    try:
-        return os.path.relpath(Path(path).resolve(), Path(root).resolve())
-    except ValueError:  # another drive (Windows)
-        return str(Path(path).resolve())
-
-
-def _relative(root: Path, value: Any) -> Path:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"decision in {str(root)!r} names no path where one is needed")
-    path = Path(value)
-    if not path.is_absolute():
-        path = root / path
-    return path
+        return cls(model if model is not None else model_name, spec, **options)
 
 
 def _rank(spec: Spec, outcome: Result[Any] | EnforcementError) -> tuple[int, int]:

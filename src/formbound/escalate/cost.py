@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["budget_line", "device_name", "fine_tuning_cost", "folder_mb", "peak_memory_mb"]
+__all__ = [
+    "budget_line",
+    "device_name",
+    "fine_tuning_cost",
+    "folder_mb",
+    "peak_memory_mb",
+    "training_run_cost",
+]
 
 
 def folder_mb(folder: str | os.PathLike[str], *, skip: tuple[str, ...] = ("checkpoint",)) -> float:
@@ -44,6 +51,18 @@ def device_name() -> str:
         return str(torch.cuda.get_device_name(0))
     threads = torch.get_num_threads() if torch is not None else (os.cpu_count() or 1)
     return f"{threads} CPU cores"
+
+
+def training_run_cost(seconds: float, adapter_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """What one training run cost: its wall time, the device, the peak memory and the adapter's size."""
+    peak, peak_source = peak_memory_mb()
+    return {
+        "seconds": seconds,
+        "device": device_name(),
+        "peak_memory_mb": None if peak is None else round(peak, 1),
+        "peak_memory_source": peak_source,
+        "adapter_mb": round(folder_mb(adapter_dir), 3),
+    }
 
 
 def _delta(new: float | None, old: float | None) -> str | None:

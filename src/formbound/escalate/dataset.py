@@ -24,21 +24,30 @@ and by near-duplicate text, and the written file is checked again before it is r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formbound._atomic import write_atomic
 from formbound.errors import ConfigError, EnforcementError, FormboundError
-from formbound.escalate._taskset import instruction_of, items_of, normalize_input, spec_of
-from formbound.escalate.quality import QualityOptions, near_duplicate_of, near_key, split_dev, token_stats
+from formbound.escalate.card import DatasetCard, SourceCounts, card_path, file_sha256, load_records
+from formbound.escalate.quality import (
+    QualityOptions,
+    near_duplicate_of,
+    near_key,
+    normalize_input,
+    split_dev,
+    token_stats,
+)
 from formbound.escalate.teacher import TeacherOptions, label_with_teacher, teacher_name
 from formbound.escalate.template import augment_by_substitution
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import Task, TaskSet
 
 __all__ = [
     "SOURCES",
@@ -47,8 +56,10 @@ __all__ = [
     "augment_by_substitution",
     "build_dataset",
     "canonical_answer",
+    "card_path",
     "file_sha256",
     "load_records",
+    "normalize_input",
     "write_atomic",
 ]
 
@@ -63,71 +74,6 @@ class Distilled:
     id: str
     input: str
     text: str
-
-
-@dataclass
-class SourceCounts:
-    """What happened to the candidates of one source."""
-
-    offered: int = 0
-    invalid: int = 0
-    mismatched: int = 0
-    duplicate: int = 0
-    test_excluded: int = 0
-    near_duplicate: int = 0
-    capped: int = 0
-    kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def validity(self) -> float | None:
-        """Share of offered candidates whose answer validated (None when nothing was offered)."""
-        return None if not self.offered else round(1 - self.invalid / self.offered, 4)
-
-
-@dataclass
-class DatasetCard:
-    """Facts about a built dataset, written beside it as ``<name>.card.json``.
-
-    Attributes:
-        path: The JSONL file.
-        records: Number of records written.
-        sources: Per source: offered, invalid, mismatched (distilled answer differs from gold),
-            duplicate, test_excluded, kept, validity.
-        spec_hash: :attr:`formbound.Spec.hash` of the task set's spec.
-        dataset_sha256: SHA-256 of the JSONL file.
-        token_lengths: min/mean/max of prompt, answer and total tokens (when a tokenizer was given).
-        instruction: The instruction used in the prompts.
-        test_ids: Number of test items excluded by construction.
-    """
-
-    path: str
-    records: int
-    sources: dict[str, dict[str, Any]]
-    spec_hash: str
-    dataset_sha256: str
-    token_lengths: dict[str, dict[str, float]] | None = None
-    instruction: str | None = None
-    test_ids: int = 0
-    seed: int = 0
-    formbound_version: str = field(default="")
-    shares: dict[str, float] = field(default_factory=dict)
-    cap_per_source: int | None = None
-    dev: dict[str, Any] | None = None
-    teacher: dict[str, Any] | None = None
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def canonical_answer(spec: Any, gold: Any) -> str:
@@ -151,7 +97,7 @@ def _messages(spec: Any, task_input: str, instruction: str | None) -> list[dict[
 
 # ----------------------------------------------------------------------------------- builder
 def build_dataset(
-    task_set: Any,
+    task_set: TaskSet,
     out_path: str | Path,
     *,
     distilled: Iterable[Distilled] = (),
@@ -199,11 +145,11 @@ def build_dataset(
     """
     from formbound._version import __version__
 
-    spec = spec_of(task_set)
-    instruction = instruction if instruction is not None else instruction_of(task_set)
+    spec = task_set.spec
+    instruction = instruction if instruction is not None else task_set.instruction
     make_messages = messages_fn or _messages
-    train = items_of(task_set, "train")
-    test = [it for it in items_of(task_set) if it.split != "train"]
+    train = [it for it in task_set.tasks if it.split == "train"]
+    test = [it for it in task_set.tasks if it.split != "train"]
     if not train:
         raise ConfigError(
             "the task set has no items with split 'train'; a dataset cannot be built without them"
@@ -353,9 +299,9 @@ def build_dataset(
 
 
 def _offer_synthetic(
-    task_set: Any,
+    task_set: TaskSet,
     spec: Any,
-    train: Sequence[Any],
+    train: Sequence[Task],
     n: int,
     seed: int,
     teacher: Any,
@@ -363,7 +309,7 @@ def _offer_synthetic(
     offer: Callable[[str, str, str, str | None], None],
 ) -> None:
     """Offer SQL or schema-driven synthetic records (whichever fits the task set's format)."""
-    if getattr(task_set, "database", None) is not None and getattr(spec, "format", "") == "sql":
+    if task_set.database is not None and spec.format == "sql":
         from formbound.escalate.synth_sql import synthesize_sql
 
         result = synthesize_sql(task_set, limit=n, teacher=teacher)
@@ -388,12 +334,6 @@ def _offer_synthetic(
         offer("schema_synth", it.id, it.input, answer)
 
 
-def card_path(dataset_path: str | Path) -> Path:
-    """Where the card of a dataset file lives."""
-    p = Path(dataset_path)
-    return p.with_name(p.stem + ".card.json")
-
-
 def _check_no_test(records: list[dict[str, Any]], test_ids: set[str], test_inputs: set[str]) -> None:
     for rec in records:
         user = "\n".join(m["content"] for m in rec["messages"] if m["role"] == "user")
@@ -401,26 +341,3 @@ def _check_no_test(records: list[dict[str, Any]], test_ids: set[str], test_input
             raise FormboundError(
                 f"test item leaked into the fine-tuning set (record {rec['id']!r}); refusing to write"
             )
-
-
-def load_records(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a dataset JSONL file (each with ``messages``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(
-            f"dataset file {str(p)!r} does not exist; build it with formbound.escalate.build_dataset"
-        )
-    records = []
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{p.name} line {n} is not JSON: {exc}") from exc
-            msgs = rec.get("messages") if isinstance(rec, dict) else None
-            if not msgs or msgs[-1].get("role") != "assistant":
-                raise ConfigError(f"{p.name} line {n}: expected 'messages' ending with an assistant turn")
-            records.append(rec)
-    return records

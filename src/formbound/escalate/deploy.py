@@ -8,17 +8,22 @@ the seed and the token limit — so ``Generator.from_run(out_dir)`` runs exactly
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from formbound.deployment import deploy_record
 from formbound.escalate.decision import Decision
-from formbound.generate import deploy_record
 from formbound.strategies import Strategy, parse_strategy
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import TaskSet
 
 __all__ = ["deploy_for", "measured_examples"]
 
 
-def deploy_for(decision: Decision, model: Any, task_set: Any, out_dir: Path, *, seed: int) -> dict[str, Any]:
-    """The ``"deploy"`` record of ``decision`` (see :func:`formbound.generate.deploy_record`).
+def deploy_for(
+    decision: Decision, model: Any, task_set: TaskSet, out_dir: Path, *, seed: int
+) -> dict[str, Any]:
+    """The ``"deploy"`` record of ``decision`` (see :func:`formbound.deployment.deploy_record`).
 
     Args:
         decision: The decision whose ``recommended`` strategy is deployed.
@@ -36,7 +41,6 @@ def deploy_for(decision: Decision, model: Any, task_set: Any, out_dir: Path, *, 
     name = strategy.name
     if adapter is not None:  # the folder is recorded on its own, relative to the run folder
         name = "adapter+constrained" if strategy.constrained else "adapter"
-    path = getattr(task_set, "path", None)
     return deploy_record(
         out_dir,
         model=str(model if isinstance(model, str) else getattr(model, "name", "default")),
@@ -44,25 +48,25 @@ def deploy_for(decision: Decision, model: Any, task_set: Any, out_dir: Path, *, 
         strategy=name,
         adapter=adapter,
         constrained=strategy.constrained,
-        instruction=getattr(task_set, "instruction", None),
+        instruction=task_set.instruction,
         examples=measured_examples(task_set, strategy, max(most, strategy.shots), seed),
         seed=seed,
-        max_new_tokens=getattr(task_set, "max_new_tokens", None),
-        task_set=Path(path) if path is not None else None,
+        max_new_tokens=task_set.max_new_tokens,
+        task_set=task_set.path,
     )
 
 
-def measured_examples(task_set: Any, strategy: Strategy, most_shots: int, seed: int) -> list[tuple[str, str]]:
+def measured_examples(
+    task_set: TaskSet, strategy: Strategy, most_shots: int, seed: int
+) -> list[tuple[str, str]]:
     """The ``(input, gold text)`` few-shot pairs ``strategy`` showed on test items in ``evaluate``.
 
     ``evaluate`` draws ``most_shots + 1`` train items with ``seed`` (``most_shots``: the most shots among
-    the rungs measured together) and each rung shows the first of them, at most its own shots. A task set
-    that is not a :class:`~formbound.measure.TaskSet` (no train split to draw from) gives none.
+    the rungs measured together) and each rung shows the first of them, at most its own shots.
     """
     from formbound.measure.strategies import choose_examples
-    from formbound.measure.tasks import TaskSet
 
-    if not isinstance(task_set, TaskSet) or strategy.style != "prompted" or strategy.shots <= 0:
+    if strategy.style != "prompted" or strategy.shots <= 0:
         return []
     chosen = choose_examples(task_set, most_shots, seed)
     return [(t.input, task_set.gold_text(t)) for t in chosen][: strategy.shots]

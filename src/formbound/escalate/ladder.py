@@ -20,7 +20,6 @@ written to ``decision.json``; ``decision.md`` shows them as tables.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -39,8 +38,7 @@ from formbound.escalate._reasons import (
 )
 from formbound.escalate._steps import ADAPTER_PROMPT, DefaultSteps, LadderSteps, distill_outputs
 from formbound.escalate.adapter import TrainConfig
-from formbound.escalate.cost import device_name, fine_tuning_cost, folder_mb, peak_memory_mb
-from formbound.escalate.dataset import build_dataset
+from formbound.escalate.cost import fine_tuning_cost, training_run_cost
 from formbound.escalate.decision import (
     CHEAP_RUNGS,
     OUTCOMES,
@@ -57,10 +55,12 @@ from formbound.escalate.decision import (
     rung_numbers,
 )
 from formbound.escalate.deploy import deploy_for
+from formbound.escalate.ladder_data import training_set
 from formbound.escalate.regression import RegressionThresholds
 from formbound.escalate.render import settle_advice, write_decision
 from formbound.escalate.sources import DataSources
 from formbound.escalate.stats import DEFAULT_ALPHA
+from formbound.escalate.train_config import default_train_config
 
 __all__ = [
     "ADAPTER_PROMPT",
@@ -74,32 +74,6 @@ __all__ = [
     "escalate",
     "settle_advice",
 ]
-
-#: Fewest optimizer steps of the ladder's adapter when no ``train_config`` is given. The contacts dataset
-#: (77 records, batch 8) reached loss 0.005 in 30 steps (3 epochs); about two epochs keep the answers
-#: and halve the main job's training time on CPU.
-DEFAULT_MAX_STEPS = 16
-#: Most steps the ladder takes by default: a larger (generated) dataset gets one pass over its records up
-#: to this many steps (64 steps of 8 = 512 records), so synthetic data is seen, not just sampled.
-DEFAULT_STEPS_CAP = 64
-
-
-def default_train_config(seed: int = 0, records: int | None = None) -> TrainConfig:
-    """The ladder's training settings: :class:`TrainConfig` defaults and a step count from the data.
-
-    ``DEFAULT_MAX_STEPS`` steps, or one pass over ``records`` examples when that takes more, at most
-    ``DEFAULT_STEPS_CAP`` steps.
-
-    >>> default_train_config(records=77).max_steps, default_train_config(records=400).max_steps
-    (16, 50)
-    >>> default_train_config(records=5000).max_steps
-    64
-    """
-    config = TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS)
-    if records:
-        one_pass = -(-records // config.batch_size)
-        config.max_steps = min(DEFAULT_STEPS_CAP, max(DEFAULT_MAX_STEPS, one_pass))
-    return config
 
 
 def escalate(
@@ -132,7 +106,7 @@ def escalate(
 
     Args:
         model: A formbound model (:func:`formbound.models.load`); training needs a local one.
-        task_set: A task set or its folder , or a bundled task set name.
+        task_set: A task set (:func:`formbound.measure.load_task_set`), its folder, or a bundled name.
         target: Schema validity to reach (share of test items), by the lower bound of its interval.
         out_dir: Where the reports, the dataset, the adapter and the decision go.
         force_train: Train an adapter even when a cheap rung meets the target, the evidence about it
@@ -195,7 +169,7 @@ def escalate(
     meta = {
         "model": getattr(model, "name", str(model)),
         "cheap_rungs_model": None if fast_model is None else _describe(fast_model),
-        "task_set": getattr(task_set, "name", str(task_set)),
+        "task_set": task_set.name,
         "task_set_path": task_set_path,
         "spec_hash": task_set.spec.hash,
         "split": "test",
@@ -286,33 +260,19 @@ def escalate(
 
     # 3. dataset, adapter, re-measure, regression check
     t = time.perf_counter()
-    if dataset is not None:
-        train_file = Path(dataset)
-        if not train_file.is_file():
-            raise ConfigError(
-                f"stored dataset {str(train_file)!r} does not exist; rerun escalate to build one"
-            )
-        card_file = train_file.with_name(train_file.stem + ".card.json")
-        card_dict = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else None
-    else:
-        train_file = out / "dataset" / "train.jsonl"
-        train_items = [it for it in task_set.tasks if it.split == "train"]
-        if distill is None:
-            distill = any(it.gold is None for it in train_items)
-        distilled = []
-        if distill:
-            distilled = distill_outputs(
-                steps, cheap_model, task_set, best.strategy, out / "distill", seed, meta["command"]
-            )
-        card_dict = build_dataset(
-            task_set,
-            train_file,
-            distilled=distilled,
-            augment=augment,
-            seed=seed,
-            tokenizer=getattr(model, "tokenizer", None),
-            **(data or DataSources()).build_kwargs(len(train_items)),
-        ).to_dict()
+    train_file, card_dict = training_set(
+        task_set,
+        out,
+        dataset=dataset,
+        distill=distill,
+        augment=augment,
+        data=data,
+        seed=seed,
+        tokenizer=getattr(model, "tokenizer", None),
+        distill_with=lambda: distill_outputs(
+            steps, cheap_model, task_set, best.strategy, out / "distill", seed, meta["command"]
+        ),
+    )
     seconds["build_dataset"] = round(time.perf_counter() - t, 1)
     if train_config is None and card_dict is not None and card_dict.get("records"):
         config = default_train_config(seed, int(card_dict["records"]))
@@ -321,14 +281,7 @@ def escalate(
     adapter_dir = out / "adapter"
     metadata = steps.train(model, train_file, adapter_dir, config, task_set.spec.hash)
     seconds["train_adapter"] = round(time.perf_counter() - t, 1)
-    peak, peak_source = peak_memory_mb()
-    training_cost = {
-        "seconds": seconds["train_adapter"],
-        "device": device_name(),
-        "peak_memory_mb": None if peak is None else round(peak, 1),
-        "peak_memory_source": peak_source,
-        "adapter_mb": round(folder_mb(adapter_dir), 3),
-    }
+    training_cost = training_run_cost(seconds["train_adapter"], adapter_dir)
 
     names = [f"adapter:{adapter_dir}", f"adapter:{adapter_dir}+constrained"]
     adapter_numbers, adapter_items = measure(names, "adapter_eval", "measure_adapter")
@@ -365,9 +318,7 @@ def escalate(
     comparisons = compare_rungs(
         adapter_items.get(candidate.strategy, {}), items.get(best.strategy, {}), alpha=alpha, seed=seed
     )
-    verdict, why, needed = judge_adapter(
-        comparisons, accuracy_tolerance, sql=getattr(task_set, "format", None) == "sql"
-    )
+    verdict, why, needed = judge_adapter(comparisons, accuracy_tolerance, sql=task_set.format == "sql")
     engines = None if fast_model is None else (str(meta["cheap_rungs_model"]), _describe(model))
     reasons += adapter_reasons(
         candidate, best, why, comparisons, numbers, adapter_numbers[0], regression, engines

@@ -17,10 +17,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NEAR_JACCARD", "QualityOptions", "near_duplicate_of", "near_key", "split_dev", "token_stats"]
+__all__ = [
+    "NEAR_JACCARD",
+    "QualityOptions",
+    "near_duplicate_of",
+    "near_key",
+    "normalize_input",
+    "split_dev",
+    "token_stats",
+]
 
 #: Word-set overlap (Jaccard) at which two inputs count as the same.
 NEAR_JACCARD = 0.9
+
+
+def normalize_input(text: str) -> str:
+    """Whitespace-normalised text, for comparing inputs (a test input reformatted is still a test input)."""
+    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def near_key(text: str) -> str:

@@ -18,11 +18,14 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formbound.errors import DependencyError, EnforcementError
-from formbound.escalate._taskset import TaskItem, normalize_input, spec_of
+from formbound.escalate.quality import normalize_input
 from formbound.escalate.template import _leaves, _pattern, _set_path
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import Task, TaskSet
 
 __all__ = ["leaf_schema", "sample_values", "synthesize_from_schema"]
 
@@ -115,8 +118,8 @@ def _constrained(node: dict[str, Any]) -> bool:
 
 
 def synthesize_from_schema(
-    task_set: Any, train: Sequence[TaskItem], n: int, *, seed: int = 0, teacher: Any = None
-) -> tuple[list[TaskItem], dict[str, int]]:
+    task_set: TaskSet, train: Sequence[Task], n: int, *, seed: int = 0, teacher: Any = None
+) -> tuple[list[Task], dict[str, int]]:
     """Up to ``n`` new (input, answer) items for a JSON/YAML task set, and counts per drop reason.
 
     Leaves whose schema constrains them (enum, const, format, pattern, bounds, numbers) get values
@@ -125,7 +128,7 @@ def synthesize_from_schema(
     """
     from formbound.enforce import enforce
 
-    spec = spec_of(task_set)
+    spec = task_set.spec
     schema = getattr(spec, "schema", None)
     counts: dict[str, int] = {"offered": 0, "no_phrasing": 0, "invalid": 0, "duplicate": 0}
     templates = [it for it in train if isinstance(it.gold, (dict, list))]
@@ -145,7 +148,7 @@ def synthesize_from_schema(
     pools = {k: [json.loads(v) for v in vs] for k, vs in pools.items() if vs}
     rng = random.Random(seed)
     seen = {normalize_input(it.input) for it in train}
-    out: list[TaskItem] = []
+    out: list[Task] = []
     for k in range(n * 4):
         if len(out) >= n:
             break
@@ -186,8 +189,10 @@ def _fill(gold: Any, pools: dict[tuple[str, ...], list[Any]], rng: random.Random
 
 
 def _substitute(
-    base: TaskItem, pools: dict[tuple[str, ...], list[Any]], rng: random.Random, k: int
-) -> TaskItem | None:
+    base: Task, pools: dict[tuple[str, ...], list[Any]], rng: random.Random, k: int
+) -> Task | None:
+    from formbound.measure.tasks import Task
+
     leaves = _leaves(base.gold)
     texts = [str(v) for _, v in leaves]
     gold = json.loads(json.dumps(base.gold))
@@ -208,7 +213,7 @@ def _substitute(
         new_input = _pattern(old).sub(f"\x00{i}\x00", new_input, count=1)
     for i, (_old, new_s) in enumerate(swaps):
         new_input = new_input.replace(f"\x00{i}\x00", new_s)
-    return TaskItem(f"{base.id}~s{k + 1}", new_input, gold, "train")
+    return Task(f"{base.id}~s{k + 1}", new_input, gold, "train")
 
 
 _WRITE = (
@@ -217,7 +222,9 @@ _WRITE = (
 )
 
 
-def _teacher_input(teacher: Any, value: Any, k: int) -> TaskItem | None:
+def _teacher_input(teacher: Any, value: Any, k: int) -> Task | None:
+    from formbound.measure.tasks import Task
+
     strings = [str(v) for _, v in _leaves(value) if isinstance(v, str)]
     if not all(_fits(s) for s in strings):
         return None
@@ -226,4 +233,4 @@ def _teacher_input(teacher: Any, value: Any, k: int) -> TaskItem | None:
     text = str(gen.text).strip()
     if not text or gen.finish_reason == "length" or not all(s in text for s in strings):
         return None
-    return TaskItem(f"schema~s{k + 1}", text, value, "train")
+    return Task(f"schema~s{k + 1}", text, value, "train")

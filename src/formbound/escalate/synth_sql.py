@@ -23,10 +23,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, EnforcementError
-from formbound.escalate._taskset import items_of, normalize_input, spec_of
+from formbound.escalate.quality import normalize_input
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import TaskSet
 
 __all__ = ["SqlPair", "SqlSynthesis", "sql_candidates", "synthesize_sql"]
 
@@ -88,7 +91,7 @@ def _has_tie(conn: sqlite3.Connection, query: str) -> bool:
 
 
 def synthesize_sql(
-    task_set: Any,
+    task_set: TaskSet,
     *,
     limit: int | None = None,
     teacher: Any = None,
@@ -111,21 +114,18 @@ def synthesize_sql(
     from formbound.formats.sql.execute import run_query
     from formbound.formats.sql.schema import sqlite_readonly
 
-    spec = spec_of(task_set)
-    database = getattr(task_set, "database", None)
+    spec = task_set.spec
+    database = task_set.database
     schema = getattr(spec, "schema", None)
-    if database is None or schema is None or getattr(spec, "format", None) not in (None, "sql"):
-        raise ConfigError(
-            "SQL synthesis needs a SQL task set with a database; "
-            f"{getattr(task_set, 'name', task_set)!r} has none"
-        )
+    if database is None or schema is None or spec.format != "sql":
+        raise ConfigError(f"SQL synthesis needs a SQL task set with a database; {task_set.name!r} has none")
     run = execute or (lambda db, sql: run_query(db, sql, timeout_s=10.0))
     counts: Counter[str] = Counter()
     conn = sqlite_readonly(Path(database))
     try:
         candidates = sql_candidates(schema, conn)
         counts["offered"] = len(candidates)
-        test = [it for it in items_of(task_set) if it.split != "train" and isinstance(it.gold, str)]
+        test = [it for it in task_set.tasks if it.split != "train" and isinstance(it.gold, str)]
         test_texts = {_norm_sql(it.gold) for it in test}
         test_inputs = {normalize_input(it.input) for it in test}
         test_rows = [_norm_rows(conn.execute(it.gold).fetchall()) for it in test]

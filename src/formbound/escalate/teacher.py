@@ -13,10 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, EnforcementError
-from formbound.escalate._taskset import TaskItem, instruction_of, spec_of
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import Task, TaskSet
 
 __all__ = [
     "TeacherOptions",
@@ -49,7 +51,7 @@ class TeacherOptions:
         samples: Answers per input; above 1, the majority answer is kept (self-consistency).
         temperature: Sampling temperature when ``samples`` > 1.
         second: A second teacher; an answer is kept only when both agree.
-        max_new_tokens: Token limit per answer (default: the task set's).
+        max_new_tokens: Token limit per answer (default: the :class:`~formbound.Generator` default, 256).
     """
 
     min_accuracy: float = 0.8
@@ -89,19 +91,18 @@ def teacher_name(model: Any) -> str:
     return f"teacher:{getattr(model, 'name', None) or type(model).__name__}"
 
 
-def _generators(model: Any, spec: Any, task_set: Any, opts: TeacherOptions) -> list[Any]:
+def _generators(model: Any, spec: Any, task_set: TaskSet, opts: TeacherOptions) -> list[Any]:
     from formbound.generate import Generator
 
     strategy = "constrained" if getattr(model, "can_constrain", False) else "reask"
-    tokens = opts.max_new_tokens or getattr(getattr(task_set, "task", None), "max_new_tokens", None)
     n = opts.samples
     return [
         Generator(
             model,
             spec,
             strategy=strategy,
-            instruction=instruction_of(task_set),
-            max_new_tokens=tokens if isinstance(tokens, int) else None,
+            instruction=task_set.instruction,
+            max_new_tokens=opts.max_new_tokens,
             temperature=opts.temperature if n > 1 else 0.0,
             seed=k if n > 1 else None,
         )
@@ -133,12 +134,13 @@ def _answers(gens: list[Any], spec: Any, inputs: Sequence[str]) -> list[tuple[st
     return out
 
 
-def _correct(spec: Any, task_set: Any, answer: str, gold: Any) -> float:
+def _correct(spec: Any, task_set: TaskSet, answer: str, gold: Any) -> float:
     """Share of gold leaves right (JSON/YAML), or execution match (SQL with a database)."""
-    if isinstance(gold, str) and getattr(task_set, "database", None) is not None:
+    database = task_set.database
+    if isinstance(gold, str) and database is not None:
         from formbound.formats.sql.execute import execution_match
 
-        return float(execution_match(task_set.database, answer, gold)[0])
+        return float(execution_match(database, answer, gold)[0])
     from formbound.measure.metrics import field_scores
 
     value = spec.check(answer)
@@ -149,8 +151,8 @@ def _correct(spec: Any, task_set: Any, answer: str, gold: Any) -> float:
 
 def label_with_teacher(
     teacher: Any,
-    task_set: Any,
-    train: Sequence[TaskItem],
+    task_set: TaskSet,
+    train: Sequence[Task],
     inputs: Sequence[str],
     options: TeacherOptions | None = None,
 ) -> tuple[list[tuple[str, str, str]], TeacherReport]:
@@ -164,7 +166,7 @@ def label_with_teacher(
         TeacherRejected: the teacher's accuracy on the gold train items is below ``min_accuracy``.
     """
     opts = options or TeacherOptions()
-    spec = spec_of(task_set)
+    spec = task_set.spec
     gens = _generators(teacher, spec, task_set, opts)
     report = TeacherReport(teacher_name(teacher), gens[0].strategy.name, min_accuracy=opts.min_accuracy)
     dropped: Counter[str] = Counter()

@@ -6,9 +6,12 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from formbound.escalate._taskset import TaskItem, normalize_input
+from formbound.escalate.quality import normalize_input
+
+if TYPE_CHECKING:
+    from formbound.measure.tasks import Task
 
 __all__ = ["augment_by_substitution"]
 
@@ -51,7 +54,7 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + re.escape(text) + r"(?![\w])")
 
 
-def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0) -> list[TaskItem]:
+def augment_by_substitution(items: Sequence[Task], n: int, *, seed: int = 0) -> list[Task]:
     """Up to ``n`` new (input, gold) pairs made by swapping field values between train items.
 
     A leaf value of an item's gold that occurs verbatim (on word boundaries) in its input, and does
@@ -59,6 +62,8 @@ def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0)
     item has for the same field. Only the given items' values are used, so nothing outside them
     (e.g. a test item) can leak in. Returned items have ids ``<source id>~t<k>`` and split ``train``.
     """
+    from formbound.measure.tasks import Task
+
     if n <= 0:
         return []
     golds = [it for it in items if isinstance(it.gold, (dict, list))]
@@ -69,7 +74,7 @@ def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0)
             if leaf not in bucket:
                 bucket.append(leaf)
     rng = random.Random(seed)
-    out: list[TaskItem] = []
+    out: list[Task] = []
     seen = {normalize_input(it.input) for it in items}
     tries = 0
     while golds and len(out) < n and tries < n * 20:
@@ -101,5 +106,5 @@ def augment_by_substitution(items: Sequence[TaskItem], n: int, *, seed: int = 0)
         if key in seen:
             continue
         seen.add(key)
-        out.append(TaskItem(f"{base.id}~t{len(out) + 1}", new_input, new_gold, "train"))
+        out.append(Task(f"{base.id}~t{len(out) + 1}", new_input, new_gold, "train"))
     return out

@@ -9,7 +9,7 @@ from typing import Any
 
 from formbound.errors import ConfigError, DependencyError
 
-__all__ = ["TrainConfig"]
+__all__ = ["DEFAULT_MAX_STEPS", "DEFAULT_STEPS_CAP", "TrainConfig", "default_train_config"]
 
 #: The LoRA settings :class:`TrainConfig` accepts as plain keywords (when no ``lora`` is given).
 LORA_DEFAULTS: dict[str, Any] = {
@@ -223,3 +223,30 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     return str(value)
+
+
+#: Fewest optimizer steps of the ladder's adapter when no ``train_config`` is given. The contacts dataset
+#: (77 records, batch 8) reached loss 0.005 in 30 steps (3 epochs); about two epochs keep the answers
+#: and halve the main job's training time on CPU.
+DEFAULT_MAX_STEPS = 16
+#: Most steps the ladder takes by default: a larger (generated) dataset gets one pass over its records up
+#: to this many steps (64 steps of 8 = 512 records), so synthetic data is seen, not just sampled.
+DEFAULT_STEPS_CAP = 64
+
+
+def default_train_config(seed: int = 0, records: int | None = None) -> TrainConfig:
+    """The ladder's training settings: :class:`TrainConfig` defaults and a step count from the data.
+
+    ``DEFAULT_MAX_STEPS`` steps, or one pass over ``records`` examples when that takes more, at most
+    ``DEFAULT_STEPS_CAP`` steps.
+
+    >>> default_train_config(records=77).max_steps, default_train_config(records=400).max_steps
+    (16, 50)
+    >>> default_train_config(records=5000).max_steps
+    64
+    """
+    config = TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS)
+    if records:
+        one_pass = -(-records // config.batch_size)
+        config.max_steps = min(DEFAULT_STEPS_CAP, max(DEFAULT_MAX_STEPS, one_pass))
+    return config

@@ -8,7 +8,6 @@ and a rerun with the same settings generates nothing.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -18,19 +17,18 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from formbound._util import versions
-from formbound.enforce import Result
-from formbound.errors import ConfigError, EnforcementError, GenerationError
+from formbound.errors import ConfigError, GenerationError
 from formbound.generate import Generator
 from formbound.hooks import Hooks
+from formbound.measure.cache import CACHE_FILE, MemoModel, RecordCache, adapter_fingerprint, gen_key, sha
 from formbound.measure.eval_report import EvalReport
+from formbound.measure.judging import Item, to_record
 from formbound.measure.metrics import StrategyMetrics, summarise
 from formbound.measure.records import Record
-from formbound.measure.scoring import score
 from formbound.measure.strategies import Strategy, choose_examples, parse_strategies, task_messages
 from formbound.measure.tasks import Task, TaskSet, load_task_set
 from formbound.models.base import Generation, Model
@@ -40,168 +38,14 @@ __all__ = ["CACHE_FILE", "DEFAULT_STRATEGIES", "default_batch_size", "evaluate",
 
 log = logging.getLogger(__name__)
 
-#: The generation cache inside an output folder.
-CACHE_FILE = "generations.jsonl"
 #: What ``evaluate`` measures when no strategies are named.
 DEFAULT_STRATEGIES = ("raw", "prompted", "repaired", "reask", "constrained")
 
 
-# -------------------------------------------------------------------------------------------- cache
-class _Cache:
-    """Append-only JSONL of records; the last line of an interrupted write is skipped."""
-
-    def __init__(self, out_dir: Path | None) -> None:
-        self.path = out_dir / CACHE_FILE if out_dir is not None else None
-        self.records: dict[str, Record] = {}
-        if self.path is not None and self.path.exists():
-            with self.path.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = Record.from_dict(json.loads(line))
-                    except (json.JSONDecodeError, TypeError) as exc:
-                        log.warning("%s line %d skipped (interrupted write?): %s", self.path, lineno, exc)
-                        continue
-                    self.records[rec.key] = rec
-
-    def get(self, key: str) -> Record | None:
-        return self.records.get(key)
-
-    def add(self, records: Sequence[Record]) -> None:
-        for rec in records:
-            self.records[rec.key] = rec
-        if self.path is None or not records:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec.to_dict(), ensure_ascii=False, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
-def _sha(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def _adapter_fingerprint(path: str | None) -> str | None:
-    if path is None:
-        return None
-    folder = Path(path)
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    return _sha([(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
-
-
-# -------------------------------------------------------------------------------------------- judge
-def _jsonable(task_set: TaskSet, value: Any, text: str) -> Any:
-    if task_set.format == "sql":
-        return text
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=str))
-
-
-@dataclass
-class _Item:
-    task: Task
-    key: str
-    messages: list[dict[str, str]]
-
-
-def _record(
-    task_set: TaskSet, strategy: Strategy, item: _Item, outcome: Result[Any] | EnforcementError
-) -> Record:
-    gens = outcome.generations
-    rec = Record(
-        strategy=strategy.name,
-        task_id=item.task.id,
-        key=item.key,
-        texts=[g.text for g in gens],
-        finish_reasons=[g.finish_reason for g in gens],
-        prompt_tokens=sum(g.prompt_tokens for g in gens),
-        generated_tokens=sum(g.generated_tokens for g in gens),
-        seconds=sum(g.seconds for g in gens),
-        reasks=len(gens) - 1,
-        route=gens[-1].route if gens else None,
-        chosen=-1 if len(gens) <= 1 else outcome.chosen - len(gens),
-        forced_close=bool(gens) and bool(gens[outcome.chosen].extra.get("forced_close")),
-    )
-    if not isinstance(outcome, EnforcementError):
-        rec.syntax_valid = rec.schema_valid = True
-        rec.repairs = list(outcome.repairs)
-        rec.value = _jsonable(task_set, outcome.value, outcome.text)
-    else:
-        err = outcome
-        first = err.errors[0]
-        rec.syntax_valid = err.stage != "syntax"
-        rec.repairs = list(err.repairs)
-        rec.error = {"stage": err.stage, "kind": first.kind, "message": str(err)[:500], "path": first.path}
-    return score(task_set, item.task, rec)
-
-
 # ------------------------------------------------------------------------------------------- runner
-def _chunks(items: Sequence[_Item], size: int) -> Iterator[list[_Item]]:
+def _chunks(items: Sequence[Item], size: int) -> Iterator[list[Item]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
-
-
-def _gen_key(adapter: str | None, constraint: Any, max_new_tokens: int, seed: int, prompt: Any) -> str:
-    ckey = constraint.key if constraint is not None else None
-    return _sha([adapter, ckey, max_new_tokens, seed, prompt])
-
-
-class _Memo(Model):
-    """The run's model, remembering generations.
-
-    Greedy decoding makes a generation a function of (adapter, grammar, limit, seed, prompt): rungs
-    that share a prompt (prompted, repaired, the first attempt of reask) share one generation, and
-    answers found in the run's cache are not generated again.
-    """
-
-    def __init__(self, model: Model, memo: dict[str, Generation]) -> None:
-        self.inner = model
-        self.name = model.name
-        self.can_constrain = model.can_constrain
-        self.memo = memo
-        self.adapter: str | None = None
-
-    def set_adapter(self, path: str | None) -> None:
-        self.adapter = path
-        self.inner.set_adapter(path)  # type: ignore[attr-defined]
-
-    def info(self) -> dict[str, Any]:
-        return self.inner.info()
-
-    def generate(
-        self,
-        prompts: Sequence[Any],
-        *,
-        constraint: Any = None,
-        max_new_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> list[Generation]:
-        keys = [_gen_key(self.adapter, constraint, max_new_tokens, seed or 0, p) for p in prompts]
-        todo = [i for i, k in enumerate(keys) if k not in self.memo]
-        if todo:
-            gens = self.inner.generate(
-                [prompts[i] for i in todo],
-                constraint=constraint,
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-                seed=seed,
-            )
-            if len(gens) != len(todo):
-                raise GenerationError(
-                    f"model {self.inner.name!r} returned {len(gens)} generations for {len(todo)} prompts"
-                )
-            for i, gen in zip(todo, gens, strict=True):
-                self.memo[keys[i]] = gen
-        return [self.memo[k] for k in keys]
 
 
 def _select(task_set: TaskSet, split: str, limit: int | None, seed: int) -> list[Task]:
@@ -310,7 +154,7 @@ def evaluate(
     limit_tokens = max_new_tokens or ts.max_new_tokens
     tasks = _select(ts, split, limit, seed)
     out = Path(out_dir) if out_dir is not None else None
-    cache = _Cache(out)
+    cache = RecordCache(out)
     hooks = hooks or Hooks()
     _progress(hooks, progress)
     model_info = model.info()
@@ -319,13 +163,13 @@ def evaluate(
     max_shots = max((s.shots for s in rungs), default=0)
     examples = choose_examples(ts, max_shots, seed)
 
-    plan: list[tuple[Strategy, list[_Item]]] = []
+    plan: list[tuple[Strategy, list[Item]]] = []
     for strategy in rungs:
         items = []
-        adapter_fp = _adapter_fingerprint(strategy.adapter)
+        adapter_fp = adapter_fingerprint(strategy.adapter)
         for task in tasks:
             messages = task_messages(strategy, ts, task, examples)
-            key = _sha(
+            key = sha(
                 [
                     strategy.name,
                     strategy.describe(),
@@ -339,7 +183,7 @@ def evaluate(
                     messages,
                 ]
             )
-            items.append(_Item(task, key, messages))
+            items.append(Item(task, key, messages))
         plan.append((strategy, items))
     total = sum(len(items) for _, items in plan)
     pending_total = sum(1 for _, items in plan for it in items if cache.get(it.key) is None)
@@ -348,7 +192,7 @@ def evaluate(
             model = model.load()
         if batch_size is None:
             batch_size = default_batch_size(model.info())
-    memo_model = _Memo(model, memo)
+    memo_model = MemoModel(model, memo)
     cached = 0
     for strategy, items in plan:
         constraint = ts.spec.constraint() if strategy.constrained else None
@@ -366,7 +210,7 @@ def evaluate(
                     "length" if rec.truncated else "stop",
                     rec.route,
                 )
-                memo[_gen_key(strategy.adapter, constraint, limit_tokens, seed, it.messages)] = gen
+                memo[gen_key(strategy.adapter, constraint, limit_tokens, seed, it.messages)] = gen
 
     started = time.perf_counter()
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -386,7 +230,7 @@ def evaluate(
             )
             for batch in _chunks(pending, batch_size or 1):
                 outcomes = generator.run([it.messages for it in batch])
-                records = [_record(ts, strategy, it, o) for it, o in zip(batch, outcomes, strict=True)]
+                records = [to_record(ts, strategy, it, o) for it, o in zip(batch, outcomes, strict=True)]
                 cache.add(records)
                 for rec in records:
                     hooks.emit("record", record=rec, cached=False)

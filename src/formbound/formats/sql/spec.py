@@ -3,7 +3,7 @@ what the schema has, and (optionally) runs.
 
 Stages, in order:
 
-``syntax``   sqlglot parses the text in the spec's dialect (errors carry line and column)
+``syntax``   sqlglot parses the text in the spec's dialect (errors carry line and column; :mod:`.syntax`)
 ``policy``   exactly one statement; with ``read_only=True`` a query that neither writes nor locks nor calls
              a function with side effects; only ``allowed_tables`` are read (:mod:`.policy`)
 ``schema``   with ``ddl=`` or ``database=``: tables and columns exist and columns are unambiguous; both sides
@@ -19,31 +19,28 @@ Stages, in order:
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect, Dialects
-from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from formbound._util import suggest
 from formbound.constraints import Constraint
-from formbound.errors import EnforcementError, Issue, SpecError
+from formbound.errors import EnforcementError, SpecError
 from formbound.formats.base import Candidate, Spec
-from formbound.formats.sql.errors import describe_parse_error, quiet_sqlglot
 from formbound.formats.sql.execute import Executor
 from formbound.formats.sql.grammar import build_grammar
-from formbound.formats.sql.policy import UNSUPPORTED, check_policy
-from formbound.formats.sql.repair import AmbiguousBlocks, remember_parse
+from formbound.formats.sql.policy import check_policy
+from formbound.formats.sql.repair import AmbiguousBlocks
 from formbound.formats.sql.repair import candidates as repair_candidates
 from formbound.formats.sql.resolve import check_schema
 from formbound.formats.sql.schema import SqlSchema, database_kind
+from formbound.formats.sql.syntax import MAX_CHARS, MAX_DEPTH, NODE, parse_statements
 
-__all__ = ["SQL_DIALECTS", "SqlSpec"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "SQL_DIALECTS", "SqlSpec"]
 
 #: Every dialect sqlglot knows, by name.
 SQL_DIALECTS: tuple[str, ...] = tuple(sorted(d.value for d in Dialects if d.value))
@@ -59,27 +56,6 @@ _OPTIONS = (
     "timeout_s",
     "max_chars",
 )
-#: Longest text checked by default (about 6,000 tokens). A check costs about 23 ms of CPU per 1,000
-#: characters, linearly (measured on the hostile inputs of ``tests/adversarial/test_sql_hostile.py``; the
-#: slowest, a ``SELECT`` of thousands of expressions, takes 0.40 s at 20,000 characters, 0.59 s at 25,000,
-#: 0.70 s at 30,000 and 0.92 s at 40,000), so every text at or under the cap is answered well within a
-#: second, with room for a slower machine. Raise ``max_chars`` for longer SQL.
-MAX_CHARS = 25_000
-#: Root node types that are expressions, not statements ("hello world" parses as ``hello AS world``).
-_EXPRESSIONS: tuple[type[exp.Expr], ...] = (
-    exp.Condition,
-    exp.Alias,
-    exp.Identifier,
-    exp.Tuple,
-    exp.Paren,
-    exp.Star,
-    exp.Func,
-    exp.DataType,
-)
-#: Base class of sqlglot nodes (``Expr`` since sqlglot 30, ``Expression`` before).
-_NODE: type[exp.Expr] = getattr(exp, "Expr", None) or exp.Expression
-#: Deeper parse trees are rejected: generating SQL from them would exhaust the Python stack.
-MAX_DEPTH = 120
 
 
 def _check_dialect(dialect: Any) -> str:
@@ -276,95 +252,14 @@ class SqlSpec(Spec):
     # ------------------------------------------------------------------ stages
     def parse(self, text: str) -> tuple[exp.Expr, ...]:
         """The statements of ``text`` (more than one fails at stage ``policy``, in :meth:`validate`)."""
-        if len(text) > self.max_chars:
-            raise EnforcementError(
-                "syntax",
-                [
-                    Issue(
-                        f"the SQL text is {len(text):,} characters, over the limit of {self.max_chars:,}; "
-                        "shorten it or raise max_chars",
-                        kind="too_large",
-                    )
-                ],
-                text[:1000],
-            )
-        try:
-            with quiet_sqlglot() as warnings:
-                parsed = sqlglot.parse(text, read=self.dialect)
-        except ParseError as exc:
-            remember_parse(text, self.dialect, False)
-            issues = [
-                Issue(
-                    describe_parse_error(err),
-                    kind="sql_syntax",
-                    line=err.get("line"),
-                    column=err.get("col"),
-                )
-                for err in exc.errors[:5]
-            ] or [Issue(str(exc), kind="sql_syntax")]
-            raise EnforcementError("syntax", issues, text) from exc
-        except TokenError as exc:
-            remember_parse(text, self.dialect, False)
-            line, column = _token_error_position(text, str(exc))
-            raise EnforcementError(
-                "syntax",
-                [
-                    Issue(
-                        f"cannot tokenize the text ({exc}); check quotes and brackets",
-                        kind="sql_syntax",
-                        line=line,
-                        column=column,
-                    )
-                ],
-                text,
-            ) from exc
-        except (SqlglotError, RecursionError) as exc:
-            remember_parse(text, self.dialect, False)
-            raise EnforcementError(
-                "syntax",
-                [Issue(f"cannot parse the text as {self.dialect} SQL: {exc!s:.200}", kind="sql_syntax")],
-                text,
-            ) from exc
-        remember_parse(text, self.dialect, True)
-        if warnings:
-            # sqlglot fell back to an opaque command: keep its reason for the policy stage's message
-            for stmt in parsed:
-                if isinstance(stmt, exp.Command):
-                    stmt.meta[UNSUPPORTED] = warnings[0].split(". Falling back")[0]
-        statements = tuple(s for s in parsed if s is not None and not isinstance(s, exp.Semicolon))
-        if not statements:
-            raise EnforcementError("syntax", [Issue("the text holds no SQL statement", kind="empty")], text)
-        if any(s is None for s in parsed):
-            raise EnforcementError(
-                "syntax", [Issue("empty statement: a doubled or stray ';'", kind="empty_statement")], text
-            )
-        for stmt in statements:
-            if isinstance(stmt, _EXPRESSIONS) and not isinstance(stmt, exp.Query):
-                raise EnforcementError(
-                    "syntax",
-                    [
-                        Issue(
-                            f"{stmt.sql(dialect=self.dialect)[:60]!r} is an expression, not a SQL statement; "
-                            "write a query such as SELECT …",
-                            kind="not_statement",
-                        )
-                    ],
-                    text,
-                )
-            if _depth_exceeds(stmt, MAX_DEPTH):
-                raise EnforcementError(
-                    "syntax",
-                    [Issue(f"the statement nests deeper than {MAX_DEPTH} levels", kind="too_deep")],
-                    text,
-                )
-        return statements
+        return parse_statements(text, self.dialect, self.max_chars)
 
     def validate(self, value: Any, text: str) -> exp.Expr:
         """Run the policy, schema and semantic stages; return the one statement."""
         if isinstance(value, AmbiguousBlocks):
             raise value.error(text)
         statements: Sequence[exp.Expr] = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-        if not all(isinstance(s, _NODE) for s in statements):
+        if not all(isinstance(s, NODE) for s in statements):
             raise TypeError("SqlSpec.validate() takes what SqlSpec.parse() returns")
         issues = check_policy(
             statements,
@@ -394,7 +289,7 @@ class SqlSpec(Spec):
         """Normalized SQL in the spec's dialect, without comments (a comment cannot smuggle a statement)."""
         if isinstance(value, (tuple, list)):
             return ";\n".join(self.dump(v) for v in value)
-        if not isinstance(value, _NODE):
+        if not isinstance(value, NODE):
             raise TypeError(f"SqlSpec.dump() takes a sqlglot expression, got {type(value).__name__}")
         return value.sql(dialect=self.dialect, comments=False)
 
@@ -423,28 +318,3 @@ def _run_ddl_in_memory(ddl: str) -> None:
         raise SpecError(f"the DDL does not run in SQLite: {exc}; fix the CREATE TABLE script") from exc
     finally:
         conn.close()
-
-
-def _depth_exceeds(root: exp.Expr, limit: int) -> bool:
-    stack: list[tuple[exp.Expr, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in node.iter_expressions())
-    return False
-
-
-def _token_error_position(text: str, message: str) -> tuple[int | None, int | None]:
-    """Line and column of a sqlglot TokenError, from the context it quotes ("Error tokenizing '…'")."""
-    match = re.search(r"Error tokenizing '(.*)'", message, re.DOTALL)
-    if not match:
-        return None, None
-    context = match.group(1)
-    pos = text.find(context)
-    if pos < 0:
-        return None, None
-    offset = pos + len(context)
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column

@@ -28,10 +28,12 @@ accepts (the keywords it cannot express are returned as ``unenforced``, and post
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from formbound.formats.jsonschema.refs import ref_target
+from formbound.formats.yaml.scalars import PLAIN_RESERVED, dq_escape, is_plain_safe, render_scalar
+from formbound.formats.yaml.schema_node import ANNOTATIONS, merge_all_of, types_of
+from formbound.formats.yaml.terminals import lit, number_regex, pattern_regex, plain_regex, quoted_regex
 
 __all__ = [
     "PLAIN_RESERVED",
@@ -40,150 +42,11 @@ __all__ = [
     "yaml_grammar",
 ]
 
-#: Words a plain scalar may not be: YAML 1.2 null/booleans, plus the YAML 1.1 booleans, so that what the
-#: grammar and :func:`render_scalar` write reads back as a string with any YAML reader.
-PLAIN_RESERVED: tuple[str, ...] = tuple(
-    w
-    for base in ("null", "true", "false", "yes", "no", "on", "off", "y", "n")
-    for w in dict.fromkeys((base, base.capitalize(), base.upper()))
-)
-_PLAIN_FIRST = "A-Za-z_"
-_PLAIN_REST = "A-Za-z0-9_ .,/()'+-"
-# Characters a double-quoted scalar holds unescaped: printable, no line breaks (\x85, \u2028, \u2029
-# are line breaks to YAML), no BOM/non-characters, not the quote or the backslash.
-_DQ_CHAR = r'[^"\\\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{feff}\x{fffe}\x{ffff}]'
-_DQ_ESCAPE = r'\\["\\\/nt]'
-_ANNOTATIONS = frozenset(
-    {
-        "title",
-        "description",
-        "default",
-        "examples",
-        "$comment",
-        "$schema",
-        "$id",
-        "$anchor",
-        "$defs",
-        "definitions",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "contentMediaType",
-        "contentEncoding",
-    }
-)
 _SCALAR_TYPES = ("string", "integer", "number", "boolean", "null")
 #: How many times one ``$ref`` may be expanded inside itself before falling back to flow style.
 _MAX_REF_REPEATS = 2
 #: Deepest block nesting generated before falling back to flow style.
 _MAX_BLOCK_DEPTH = 12
-#: Digits of an integer part when the schema gives no magnitude.
-_DEFAULT_DIGITS = 15
-
-
-def is_plain_safe(s: str) -> bool:
-    """True when ``s`` can be written as a plain scalar and reads back as the same string."""
-    if not s or s in PLAIN_RESERVED or len(s) > 1000:
-        return False
-    if not ("A" <= s[0] <= "Z" or "a" <= s[0] <= "z" or s[0] == "_") or s[-1] == " ":
-        return False
-    return all(c.isascii() and (c.isalnum() or c in "_ .,/()'+-") for c in s)
-
-
-def _dq_escape(s: str) -> str:
-    out = []
-    for c in s:
-        o = ord(c)
-        if c == '"':
-            out.append('\\"')
-        elif c == "\\":
-            out.append("\\\\")
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\t":
-            out.append("\\t")
-        elif o < 0x20 or 0x7F <= o <= 0x9F:
-            out.append(f"\\x{o:02x}")
-        elif o in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF) or 0xD800 <= o <= 0xDFFF:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
-
-
-def render_scalar(value: Any, *, flow: bool = False) -> str:
-    """A scalar (or, for a container, one line of flow style) as YAML text that loads back to ``value``.
-
-    Strings are plain where that is safe, double-quoted otherwise; ``flow=True`` (inside ``[...]`` or
-    ``{...}``) always quotes them.
-    """
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        return text if any(c in text for c in ".eE") else text + ".0"
-    if isinstance(value, str):
-        return value if (not flow and is_plain_safe(value)) else _dq_escape(value)
-    if isinstance(value, dict):
-        items = ", ".join(f"{_dq_escape(str(k))}: {render_scalar(v, flow=True)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(render_scalar(v, flow=True) for v in value) + "]"
-    return _dq_escape(str(value))
-
-
-def _lit(text: str) -> str:
-    """A Lark string literal."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _types(node: dict[str, Any]) -> list[str]:
-    t = node.get("type")
-    if isinstance(t, str):
-        types = [t]
-    elif isinstance(t, list) and t:
-        types = [x for x in t if isinstance(x, str)]
-    else:
-        types = []
-    if types and node.get("nullable") is True and "null" not in types:
-        types.append("null")
-    return types
-
-
-# Regex features the grammar engine does not have (lookaround, backreferences): such a pattern is left
-# to post-validation.
-_UNSUPPORTED_REGEX = re.compile(r"\(\?[=!<]|\\[1-9]|\\[pP]\{|\(\?P?<[A-Za-z]")
-
-
-def _pattern_regex(pattern: Any) -> str | None:
-    """A JSON Schema ``pattern`` (a search, unanchored unless it says so) as a full-match regex for a
-    grammar terminal, or None when the grammar cannot express it."""
-    if not isinstance(pattern, str) or not pattern or _UNSUPPORTED_REGEX.search(pattern):
-        return None
-    try:
-        re.compile(pattern)
-    except re.error:
-        return None
-    body = pattern
-    anchored_start = body.startswith("^")
-    anchored_end = body.endswith("$") and not body.endswith("\\$")
-    body = body[1 if anchored_start else 0 : len(body) - 1 if anchored_end else len(body)]
-    body = f"(?:{body})"
-    if not anchored_start:
-        body = ".*" + body
-    if not anchored_end:
-        body += ".*"
-    return body.replace("/", "\\/")
 
 
 class _Builder:
@@ -215,30 +78,6 @@ class _Builder:
     def _resolve(self, ref: str) -> dict[str, Any] | bool | None:
         target = ref_target(self.root, ref)
         return target if isinstance(target, (dict, bool)) else None
-
-    def _normalise(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Inline single-branch allOf; merge simple multi-branch allOf (marking it unenforced)."""
-        if "allOf" not in node or not isinstance(node["allOf"], list):
-            return node
-        merged = {k: v for k, v in node.items() if k != "allOf"}
-        branches = node["allOf"]
-        if len(branches) != 1:
-            self.unenforced.add("allOf")
-        for branch in branches:
-            if isinstance(branch, dict) and "$ref" in branch:
-                target = self._resolve(branch["$ref"]) if isinstance(branch["$ref"], str) else None
-                branch = target if isinstance(target, dict) else {}
-            if not isinstance(branch, dict):
-                continue
-            branch = self._normalise(branch)
-            for key, val in branch.items():
-                if key == "properties" and isinstance(val, dict):
-                    merged["properties"] = {**merged.get("properties", {}), **val}
-                elif key == "required" and isinstance(val, list):
-                    merged["required"] = list(dict.fromkeys([*merged.get("required", []), *val]))
-                elif key not in merged:
-                    merged[key] = val
-        return merged
 
     # ------------------------------------------------------------ values
     def value(self, schema: Any, indent: int, ctx: str) -> str:
@@ -277,7 +116,7 @@ class _Builder:
             if target is None:
                 self.unenforced.add("$ref")
                 return [self._wrap(self._any_scalar(flow), ctx)]
-            rest = {k: v for k, v in schema.items() if k != "$ref" and k not in _ANNOTATIONS}
+            rest = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
             merged = {**target, **rest} if isinstance(target, dict) else target
             if not flow and (self.refs.count(ref) >= _MAX_REF_REPEATS or indent // 2 >= _MAX_BLOCK_DEPTH):
                 return [self._wrap(self.value(merged, 0, "flow"), ctx)]  # recursion: go flow
@@ -286,11 +125,11 @@ class _Builder:
                 return [self.value(merged, indent, ctx)]
             finally:
                 self.refs.pop()
-        schema = self._normalise(schema)
+        schema = merge_all_of(schema, self._resolve, self.unenforced)
         if "const" in schema:
-            return [self._wrap(_lit(render_scalar(schema["const"], flow=flow)), ctx)]
+            return [self._wrap(lit(render_scalar(schema["const"], flow=flow)), ctx)]
         if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
-            lits = " | ".join(dict.fromkeys(_lit(render_scalar(v, flow=flow)) for v in schema["enum"]))
+            lits = " | ".join(dict.fromkeys(lit(render_scalar(v, flow=flow)) for v in schema["enum"]))
             return [self._wrap(lits, ctx)]
         for branch_key in ("anyOf", "oneOf"):
             branches = schema.get(branch_key)
@@ -303,7 +142,7 @@ class _Builder:
                 return [self.value(b, indent, ctx) for b in branches]
         if "not" in schema:
             self.unenforced.add("not")
-        types = _types(schema)
+        types = types_of(schema)
         if not types:
             if "properties" in schema or "required" in schema:
                 types = ["object"]
@@ -344,27 +183,13 @@ class _Builder:
         for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
             if kw in schema:
                 self.unenforced.add(kw)
-        digits = _DEFAULT_DIGITS
-        nums = {
-            k: v
-            for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-            if isinstance(v := schema.get(k), (int, float)) and not isinstance(v, bool)
-        }
-        lo = nums.get("minimum", nums.get("exclusiveMinimum"))
-        hi = nums.get("maximum", nums.get("exclusiveMaximum"))
-        if lo is not None and hi is not None and abs(lo) < 1e15 and abs(hi) < 1e15:
-            digits = max(1, len(str(int(max(abs(lo), abs(hi))))))
-        sign = "" if lo is not None and lo >= 0 else "-?"
-        whole = f"(0|[1-9][0-9]{{0,{digits - 1}}})" if digits > 1 else "[0-9]"
-        if t == "integer":
-            return self._lexeme(f"/{sign}{whole}/")
-        return self._lexeme(f"/{sign}{whole}(\\.[0-9]{{1,{_DEFAULT_DIGITS}}})?([eE][-+]?[0-9]{{1,2}})?/")
+        return self._lexeme(number_regex(t, schema))
 
     def _quoted(self, lo: int, hi: int) -> str:
-        return self._lexeme(f'/"({_DQ_CHAR}|{_DQ_ESCAPE}){{{lo},{hi}}}"/')
+        return self._lexeme(quoted_regex(lo, hi))
 
     def _string(self, schema: dict[str, Any], flow: bool) -> str:
-        pattern = _pattern_regex(schema.get("pattern"))
+        pattern = pattern_regex(schema.get("pattern"))
         for kw in ("pattern", "format", "contentSchema"):
             if kw in schema and not (kw == "pattern" and pattern is not None):
                 self.unenforced.add(kw)
@@ -375,20 +200,10 @@ class _Builder:
         hi = max(hi, lo)
         if hi == 0:
             return '"\\"\\""'
-        if pattern is not None:
-            # the whole quoted token, unescaped characters only, whose content matches the pattern
-            quoted = self._lexeme(f'/"{_DQ_CHAR}{{{lo},{hi}}}"/ & /"(?:{pattern})"/')
-        else:
-            quoted = self._quoted(lo, hi)
+        quoted = self._lexeme(quoted_regex(lo, hi, pattern))
         if flow:
             return quoted
-        reserved = "|".join(PLAIN_RESERVED)
-        rest = _PLAIN_REST.replace("/", "\\/")
-        with_pattern = f" & /{pattern}/" if pattern is not None else ""
-        plain = self._lexeme(
-            f"/[{_PLAIN_FIRST}][{rest}]{{{max(lo - 1, 0)},{hi - 1}}}/ & /(.*[^ ])?/ & ~/({reserved})/"
-            + with_pattern
-        )
+        plain = self._lexeme(plain_regex(lo, hi, pattern))
         return f"{plain} | {quoted}"
 
     # ------------------------------------------------------------ objects
@@ -448,14 +263,14 @@ class _Builder:
         for i in range(k - 1, -1, -1):
             for first in (False, True):
                 if style == "flow":
-                    head = ("" if first else ", ") + _dq_escape(names[i]) + ": "
+                    head = ("" if first else ", ") + dq_escape(names[i]) + ": "
                     value = self.value(props[names[i]], 0, "flow")
                 else:
                     pad = "" if (first and style == "inline") else " " * indent
-                    key = names[i] if is_plain_safe(names[i]) else _dq_escape(names[i])
+                    key = names[i] if is_plain_safe(names[i]) else dq_escape(names[i])
                     head = pad + key + ":"
                     value = self.value(props[names[i]], indent, "map")
-                entry = f"{_lit(head)} {value}"
+                entry = f"{lit(head)} {value}"
                 alts = []
                 if i + 1 < k:
                     tail = made[(i + 1, False)]
@@ -496,8 +311,8 @@ class _Builder:
         inner = indent + 2 if ctx != "root" else 0
         item_value = self.value(items, inner, "seq")
         pad = " " * inner
-        first = f"{_lit(('' if ctx == 'seq' else pad) + '-')} {item_value}"
-        more = f"{_lit(pad + '-')} {item_value}"
+        first = f"{lit(('' if ctx == 'seq' else pad) + '-')} {item_value}"
+        more = f"{lit(pad + '-')} {item_value}"
         body = first if hi1 == 0 else f"{first} ({more}){{{lo1},{hi1}}}"
         alts.append(self._place(self._rule("s", body), ctx))
         return alts

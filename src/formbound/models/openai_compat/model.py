@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import threading
 import time
-import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, GenerationError
 from formbound.models.base import Generation, Model, Prompt
 from formbound.models.openai_compat.dialects import (
-    SERVER_KINDS,
     Endpoint,
     Payload,
     constraint_payload,
     grammar_dialect,
     kind_from_models,
 )
+from formbound.models.openai_compat.options import ON_UNSUPPORTED, OnUnsupported, check_options
 from formbound.models.openai_compat.transport import (
     HttpxTransport,
     Transport,
@@ -36,10 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["ON_UNSUPPORTED", "OnUnsupported", "OpenAICompatModel"]
 
 log = logging.getLogger("formbound")
-
-OnUnsupported = Literal["raise", "warn", "allow"]
-#: What happens when the server cannot take a constraint (sqlglot's ErrorLevel style).
-ON_UNSUPPORTED: tuple[str, ...] = ("raise", "warn", "allow")
 
 #: Statuses that mean "this request is not acceptable": for a constrained request, the constraint.
 #: 501 (Not Implemented) is the one 5xx here: it is an answer about the feature, not a failing server.
@@ -113,22 +107,19 @@ class OpenAICompatModel(Model):
         on_unsupported: OnUnsupported = "warn",
         transport: Transport | None = None,
     ) -> None:
-        if not isinstance(model_name, str):
-            raise ConfigError(f"model_name must be a string, got {type(model_name).__name__}")
-        self.base_url = _normalise_base_url(base_url)
-        _check_choice("server_kind", server_kind, SERVER_KINDS)
-        _check_choice("on_unsupported", on_unsupported, ON_UNSUPPORTED)
-        _check_number("timeout_s", timeout_s, low=0.0, strict=True)
-        _check_number("backoff_s", backoff_s, low=0.0)
-        _check_number("max_backoff_s", max_backoff_s, low=0.0)
-        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
-            raise ConfigError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ConfigError(f"retries must be an integer >= 0, got {retries!r}")
-        if extra_body is not None and not isinstance(extra_body, dict):
-            raise ConfigError(f"extra_body must be a dict, got {type(extra_body).__name__}")
-        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
-            raise ConfigError("api_key must be a non-empty string or None")
+        self.base_url = check_options(
+            model_name,
+            base_url=base_url,
+            server_kind=server_kind,
+            on_unsupported=on_unsupported,
+            timeout_s=timeout_s,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+            max_concurrency=max_concurrency,
+            retries=retries,
+            extra_body=extra_body,
+            api_key=api_key,
+        )
         self.model_name = model_name
         self.name = model_name or "openai"
         self.timeout_s = float(timeout_s)
@@ -370,32 +361,3 @@ class OpenAICompatModel(Model):
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return text
-
-
-# ------------------------------------------------------------------ options
-def _normalise_base_url(base_url: Any) -> str:
-    if not isinstance(base_url, str):
-        raise ConfigError(f"base_url must be a string like 'http://127.0.0.1:8000/v1', got {base_url!r}")
-    parts = urllib.parse.urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"base_url {display_url(base_url)!r} is not an http(s) URL; give e.g. 'http://127.0.0.1:8000/v1'"
-        )
-    path = parts.path.rstrip("/") or "/v1"
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown {name} {value!r} (known: {', '.join(choices)}){hint}")
-
-
-def _check_number(name: str, value: Any, *, low: float, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = value > low if strict else value >= low
-    if not ok:
-        sign = ">" if strict else ">="
-        raise ConfigError(f"{name} must be a number {sign} {low:g}, got {value!r}")
