@@ -130,3 +130,27 @@ def test_unevaluated_properties_bounds_its_patterns() -> None:
     schema = {"patternProperties": {"^(a|a)+$": True}, "unevaluatedProperties": False}
     with pytest.raises(fb.EnforcementError, match=r"evaluation exceeded \d+ ms"):
         fb.enforce(json.dumps({"a" * 40 + "!": 1}), schema, repair=False)
+
+
+def test_pattern_budget_counts_pattern_time_only_not_a_slow_validation() -> None:
+    # a large valid document validates slowly (or the machine is busy): the time outside the patterns
+    # must not use up their budget, or valid data would be refused under load
+    import time
+
+    from formbound.formats.jsonschema.keywords import _search, pattern_budget
+
+    with pattern_budget(ms=50):
+        time.sleep(0.12)  # the rest of one validation call, longer than the whole pattern budget
+        assert _search("^[0-9]{5}$", "12345")
+        assert not _search("^[0-9]{5}$", "1234x")
+
+
+def test_pattern_budget_is_shared_by_every_evaluation_of_one_call() -> None:
+    from formbound.formats.jsonschema.keywords import PatternTimeout, _search, pattern_budget
+
+    evil = "a" * 30 + "!"
+    with pattern_budget(ms=30):
+        with pytest.raises(PatternTimeout):
+            _search("^(a|a)+$", evil)  # exponential backtracking: runs until the budget (30 ms) is gone
+        with pytest.raises(PatternTimeout):
+            _search("^[0-9]+$", "1")  # nothing left: refused without running

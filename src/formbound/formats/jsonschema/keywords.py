@@ -29,23 +29,36 @@ PATTERN_TIMEOUT_MS = 100
 #: Total time for every pattern evaluation of one validation call.
 PATTERN_BUDGET_MS = 500
 
-_deadline: ContextVar[float | None] = ContextVar("formbound_pattern_deadline", default=None)
+
+class _Budget:
+    """Seconds of pattern evaluation left to one validation call (time spent in patterns only)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("formbound_pattern_budget", default=None)
 
 
 @contextlib.contextmanager
 def pattern_budget(ms: int = PATTERN_BUDGET_MS) -> Iterator[None]:
     """Give the pattern evaluations inside this block ``ms`` milliseconds in total.
 
-    Nested blocks share the outermost budget (a failed check followed by the error report is one call).
+    Only the time spent evaluating patterns counts, not the rest of the validation: a large valid
+    document with many short patterned strings is never refused because validating it is slow (or the
+    machine is busy). Nested blocks share the outermost budget (a failed check followed by the error
+    report is one call).
     """
-    if _deadline.get() is not None:
+    if _budget.get() is not None:
         yield
         return
-    token = _deadline.set(time.monotonic() + ms / 1000)
+    token = _budget.set(_Budget(ms / 1000))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _budget.reset(token)
 
 
 class PatternTimeout(Exception):
@@ -60,16 +73,21 @@ def _compile(pattern: str) -> Any:
 
 
 def _search(pattern: str, text: str) -> bool:
-    deadline = _deadline.get()
+    budget = _budget.get()
     limit = PATTERN_TIMEOUT_MS / 1000
-    if deadline is not None:
-        limit = min(limit, deadline - time.monotonic())
+    if budget is not None:
+        limit = min(limit, budget.left)
         if limit <= 0:
             raise PatternTimeout
+    compiled = _compile(pattern)
+    start = time.perf_counter()
     try:
-        return _compile(pattern).search(text, timeout=limit) is not None
+        return compiled.search(text, timeout=limit) is not None
     except TimeoutError as exc:
         raise PatternTimeout from exc
+    finally:
+        if budget is not None:
+            budget.left -= time.perf_counter() - start
 
 
 def _timeout_error(pattern: str) -> Any:
