@@ -15,9 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from formbound.errors import ConfigError, DependencyError, GenerationError
+from formbound.errors import ConfigError, GenerationError
 from formbound.models.base import Generation, Model, Prompt
 from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, backend_chain
+from formbound.models.hf_adapters import AdapterSet
+from formbound.models.hf_setup import (
+    fix_special_tokens,
+    render_prompt,
+    require_torch,
+    resolve_device,
+    resolve_dtype,
+)
 from formbound.models.prefix_cache import PrefixCache, cache_argument
 
 if TYPE_CHECKING:
@@ -25,114 +33,8 @@ if TYPE_CHECKING:
 
     from formbound.constraints import Constraint
 
+# fix_special_tokens and render_prompt live in hf_setup; re-exported for existing imports
 __all__ = ["TransformersModel", "fix_special_tokens", "load_transformers", "render_prompt"]
-
-_DTYPES = ("float32", "bfloat16", "float16")
-
-
-def _require_torch() -> Any:
-    try:
-        import torch
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise DependencyError(
-            "Hugging Face models need torch and transformers: pip install 'formbound[models]'"
-        ) from exc
-    return torch
-
-
-def resolve_device(device: str | None) -> str:
-    """``device`` as given, else ``"cuda"`` when available, else ``"cpu"``."""
-    torch = _require_torch()
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    return device
-
-
-def resolve_dtype(dtype: Any, device: str) -> Any:
-    """``dtype`` (a torch dtype or its name), else bfloat16 on CUDA and float32 elsewhere."""
-    torch = _require_torch()
-    if dtype is None or dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return getattr(torch, dtype)
-    raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)} or 'auto'")
-
-
-def fix_special_tokens(
-    tokenizer: Any, model: Any = None, *, switch_eos: bool = True, chatml: bool = False
-) -> list[str]:
-    """Make end-of-sequence and padding match the token that ends an assistant turn.
-
-    Some GGUF tokenizers (the default model's, with some transformers versions) come back with
-    ``<|im_start|>`` as end-of-sequence and no pad token, while ChatML models end their turns with
-    ``<|im_end|>``: generation then never stops and a constrained decoder waits for the wrong token.
-    With ``switch_eos`` this replaces exactly that wrong eos (``<|im_start|>``, or none at all) by
-    ``<|im_end|>`` when the vocabulary has it, and mirrors the ids into the model's config and
-    generation config; a tokenizer with a real eos (``<|endoftext|>``, ``</s>`` …) is left alone. It is
-    applied to GGUF checkpoints only; ``chatml=True`` (a model known to end its turns with ``<|im_end|>``,
-    like the default model) switches any other eos too. A tokenizer without a pad token gets pad = eos.
-
-    Returns:
-        What was changed, for logs (empty when nothing was).
-    """
-    changes: list[str] = []
-    vocab = tokenizer.get_vocab()
-    end = "<|im_end|>"
-    wrong_id: int | None = None
-    wrong = tokenizer.eos_token in (None, "<|im_start|>") or (chatml and tokenizer.eos_token != end)
-    if switch_eos and end in vocab and wrong:
-        changes.append(f"eos {tokenizer.eos_token!r} -> {end!r}")
-        old_eos = tokenizer.eos_token
-        wrong_id = tokenizer.eos_token_id
-        tokenizer.eos_token = end
-        if tokenizer.pad_token is None or tokenizer.pad_token == old_eos:
-            tokenizer.pad_token = end
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        changes.append(f"pad None -> {tokenizer.eos_token!r}")
-        tokenizer.pad_token = tokenizer.eos_token
-    eos_id = tokenizer.eos_token_id
-    if model is not None and eos_id is not None:
-        for config in (getattr(model, "config", None), getattr(model, "generation_config", None)):
-            if config is None:
-                continue
-            # Keep other end-of-sequence ids a model declares (e.g. end-of-text and end-of-turn);
-            # drop only the wrong one replaced above, and make sure the tokenizer's is there.
-            current = getattr(config, "eos_token_id", None)
-            ids = (
-                list(current) if isinstance(current, (list, tuple)) else [] if current is None else [current]
-            )
-            ids = [i for i in ids if i != wrong_id]
-            if eos_id not in ids:
-                ids.insert(0, eos_id)
-            config.eos_token_id = ids[0] if len(ids) == 1 else ids
-            if getattr(config, "pad_token_id", None) is None:
-                config.pad_token_id = tokenizer.pad_token_id
-    return changes
-
-
-def render_prompt(tokenizer: Any, prompt: Prompt) -> tuple[str, bool]:
-    """The text a model sees for ``prompt``, and whether it is chat-templated.
-
-    A string is returned as it is (already templated: it is never wrapped again). A message list goes
-    through the tokenizer's chat template with the generation prompt; a tokenizer without a template
-    gets ``"role: content"`` lines and a final ``"assistant:"``.
-    """
-    if isinstance(prompt, str):
-        return prompt, False
-    messages = [dict(m) for m in prompt]
-    for m in messages:
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ConfigError(f"a chat message needs 'role' and 'content', got {m!r}")
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return str(text), True
-    lines = [f"{m['role']}: {m['content']}" for m in messages]
-    return "\n\n".join([*lines, "assistant:"]), True
 
 
 class TransformersModel(Model):
@@ -181,7 +83,7 @@ class TransformersModel(Model):
         prefix_reuse: bool = True,
         source: str | None = None,
     ) -> None:
-        torch = _require_torch()
+        torch = require_torch()
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.model.eval()
@@ -205,8 +107,7 @@ class TransformersModel(Model):
         )
         self._torch = torch
         self.prefix = PrefixCache(getattr(self.model, "config", None)) if prefix_reuse else None
-        self._adapters: dict[str, str] = {}
-        self._active_adapter: str | None = None
+        self.adapters = AdapterSet()
         if adapter is not None:
             self.set_adapter(adapter)
 
@@ -214,7 +115,7 @@ class TransformersModel(Model):
     @property
     def adapter(self) -> str | None:
         """Path of the active adapter, or None."""
-        return self._active_adapter
+        return self.adapters.active
 
     def set_adapter(self, path: str | os.PathLike[str] | None) -> None:
         """Use the PEFT adapter in folder ``path`` from now on, or the base model for ``None``.
@@ -223,29 +124,7 @@ class TransformersModel(Model):
         """
         if self.prefix is not None:
             self.prefix.clear()  # cached states were computed with the other weights
-        if path is None:
-            self._active_adapter = None
-            return
-        folder = Path(path)
-        if not (folder / "adapter_config.json").is_file():
-            raise ConfigError(
-                f"adapter folder {str(folder)!r} has no adapter_config.json; give a PEFT adapter folder"
-            )
-        key = str(folder.resolve())
-        try:
-            from peft import PeftModel
-        except ImportError as exc:
-            raise DependencyError("LoRA adapters need peft: pip install 'formbound[train]'") from exc
-        if key not in self._adapters:
-            adapter_name = f"a{len(self._adapters)}"
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(key, adapter_name=adapter_name)
-            else:
-                self.model = PeftModel.from_pretrained(self.model, key, adapter_name=adapter_name)
-                self.model.eval()
-            self._adapters[key] = adapter_name
-        self.model.set_adapter(self._adapters[key])
-        self._active_adapter = key
+        self.model = self.adapters.activate(self.model, path)
 
     def active_weights(self) -> Any:
         """A context manager yielding the Hugging Face model as :meth:`generate` runs it: with the
@@ -308,7 +187,7 @@ class TransformersModel(Model):
             kwargs["logits_processor"] = LogitsProcessorList([processor])
         reused = 0
         if self.prefix is not None and len(encoded) == 1:
-            kwargs[cache_argument()], reused = self.prefix.take(encoded[0], key=self._active_adapter)
+            kwargs[cache_argument()], reused = self.prefix.take(encoded[0], key=self.adapters.active)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[] if not self.device.startswith("cuda") else None):
             if seed is not None:
@@ -362,7 +241,7 @@ class TransformersModel(Model):
             "source": self.source,
             "device": self.device,
             "dtype": str(getattr(self.model, "dtype", "")).replace("torch.", ""),
-            "adapter": self._active_adapter,
+            "adapter": self.adapters.active,
             "backends": list(self.compiler.backends),
             "transformers": transformers.__version__,
             "torch": self._torch.__version__,
@@ -426,11 +305,7 @@ class TransformersModel(Model):
         return ids
 
     def _adapter_context(self) -> Any:
-        import contextlib
-
-        if self._adapters and self._active_adapter is None:
-            return self.model.disable_adapter()
-        return contextlib.nullcontext()
+        return self.adapters.context(self.model)
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -454,7 +329,7 @@ def load_transformers(
         name, device, adapter, backend, options: See :class:`TransformersModel`.
         dtype: Torch dtype or name; default bfloat16 on CUDA, float32 elsewhere.
     """
-    _require_torch()
+    require_torch()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     resolved_device = resolve_device(device)
