@@ -1,10 +1,11 @@
 """Hugging Face causal language models (local folders, cached hub ids, GGUF files) behind :class:`Model`.
 
 Prompts that are message lists go through the tokenizer's chat template exactly once; plain strings are
-taken as already templated and never wrapped again. Batches are left-padded. Constrained decoding uses
-:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls. Single-prompt
-calls reuse the KV cache of the prefix they share with the previous sequence
-(:mod:`formbound.models.prefix_cache`).
+taken as already templated and never wrapped again. Decoding runs :func:`formbound.models.hf_decode.decode`:
+a left-padded batch whose rows leave as soon as they end. Constrained decoding uses
+:mod:`formbound.models.constrained`, compiled once per constraint and reused across calls. Prompts reuse
+the KV cache of the prefix they share with the previous sequence (:mod:`formbound.models.prefix_cache`);
+the prompts of one batch prefill their common prefix once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from formbound.errors import ConfigError, GenerationError
 from formbound.models.base import Generation, Model, Prompt
 from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, backend_chain
 from formbound.models.hf_adapters import AdapterSet
+from formbound.models.hf_decode import decode
 from formbound.models.hf_setup import (
     fix_special_tokens,
     render_prompt,
@@ -26,11 +28,9 @@ from formbound.models.hf_setup import (
     resolve_device,
     resolve_dtype,
 )
-from formbound.models.prefix_cache import PrefixCache, cache_argument
+from formbound.models.prefix_cache import PrefixCache, cache_argument, common_prefix, new_cache
 
 if TYPE_CHECKING:
-    import torch
-
     from formbound.constraints import Constraint
 
 # fix_special_tokens and render_prompt live in hf_setup; re-exported for existing imports
@@ -53,8 +53,10 @@ class TransformersModel(Model):
         relax: Fall back to relaxed schemas when no backend compiles a JSON Schema.
         prefix_reuse: Keep the KV cache of the last single-prompt generation and reuse the prefix the
             next prompt shares with it (system prompt, instructions, few-shot examples, or the
-            conversation a re-ask extends); see :mod:`formbound.models.prefix_cache`. Greedy output is
-            the same as without it, up to floating-point ties.
+            conversation a re-ask extends); see :mod:`formbound.models.prefix_cache`. A batch prefills
+            the prefix its prompts share once (and keeps it for the next call). Greedy output is the
+            same as without it, up to floating-point ties; ``Generation.extra["prefix_tokens"]`` says
+            how many prompt tokens a row did not prefill on its own.
 
     Attributes:
         model: The Hugging Face model (a ``peft.PeftModel`` once an adapter is loaded).
@@ -155,7 +157,11 @@ class TransformersModel(Model):
         temperature: float = 0.0,
         seed: int | None = None,
     ) -> list[Generation]:
-        """Generate one completion per prompt, as one left-padded batch; greedy when ``temperature == 0``.
+        """Generate one completion per prompt, as one batch; greedy when ``temperature == 0``.
+
+        A row that ends (end-of-sequence, or a complete constraint) leaves the batch at once: the others
+        do not wait on it, and it does not wait on them. Greedy output equals each prompt alone, up to
+        floating-point ties.
 
         Args:
             prompts: Templated strings or chat-message lists.
@@ -175,35 +181,40 @@ class TransformersModel(Model):
         torch = self._torch
         compiled = self.compiler.compile(constraint, max_new_tokens) if constraint is not None else None
         encoded = [self._encode(p) for p in prompts]
-        input_ids, attention = self._pad(encoded)
         eos_ids = self._eos_ids()
         greedy = temperature == 0
         processor = compiled.processor(eos_ids, max_new_tokens, greedy=greedy) if compiled else None
-        config = self._generation_config(max_new_tokens, temperature, eos_ids)
-        kwargs: dict[str, Any] = {"generation_config": config}
-        if processor is not None:
-            from transformers import LogitsProcessorList
-
-            kwargs["logits_processor"] = LogitsProcessorList([processor])
-        reused = 0
-        if self.prefix is not None and len(encoded) == 1:
-            kwargs[cache_argument()], reused = self.prefix.take(encoded[0], key=self.adapters.active)
+        cache, reused, shared = self._take_cache(encoded)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[] if not self.device.startswith("cuda") else None):
             if seed is not None:
                 torch.manual_seed(seed)
             try:
                 with torch.inference_mode(), self._adapter_context():
-                    output = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+                    decoded = decode(
+                        self.model,
+                        encoded,
+                        cache=cache,
+                        cache_name=cache_argument(),
+                        held=reused,
+                        shared=shared,
+                        eos_ids=eos_ids,
+                        pad_id=self.tokenizer.pad_token_id,
+                        max_new_tokens=max_new_tokens,
+                        temperature=temperature,
+                        processor=processor,
+                    )
             except BaseException:
                 if self.prefix is not None:
                     self.prefix.clear()  # a cache extended half-way names no known tokens
                 raise
         seconds = time.perf_counter() - start
+        rows = decoded.rows
         if self.prefix is not None and len(encoded) == 1:
-            self.prefix.store(output[0].tolist())
-        new = output[:, input_ids.shape[1] :].tolist()
-        rows = [self._trim(ids, eos_ids) for ids in new]
+            self.prefix.store([*encoded[0], *rows[0]])  # the cache holds the prompt and its answer
+        elif self.prefix is not None and shared:
+            self.prefix.store(encoded[0][:shared])  # the one-row cache holds the batch's shared prefix
+        reused = max(reused, shared)  # prompt tokens no row prefilled on its own
         complete = processor.finish([r[-1] if r else -1 for r in rows]) if processor is not None else None
         forced = processor.forced_close if processor is not None else None
         results: list[Generation] = []
@@ -248,6 +259,27 @@ class TransformersModel(Model):
         }
 
     # ------------------------------------------------------------------ helpers
+    def _take_cache(self, encoded: list[list[int]]) -> tuple[Any, int, int]:
+        """A KV cache to decode ``encoded`` from, the prompt tokens it holds already, and, for several
+        prompts, the common prefix prefilled once for all of them (0: none).
+
+        A single prompt takes the prefix cache as it is. Several prompts share their common prefix
+        through it when it is at least ``min_tokens`` long (reusing what it holds of it); otherwise they
+        get a fresh cache and the prefix cache is left alone.
+        """
+        if self.prefix is None:
+            return new_cache(getattr(self.model, "config", None)), 0, 0
+        key = self.adapters.active
+        if len(encoded) == 1:
+            cache, reused = self.prefix.take(encoded[0], key=key)
+            return cache, reused, 0
+        shared = min(common_prefix(encoded[0], e) for e in encoded[1:])
+        shared = min(shared, min(len(e) for e in encoded) - 1)  # every row prefills one token at least
+        if shared < self.prefix.min_tokens:
+            return new_cache(getattr(self.model, "config", None)), 0, 0
+        cache, reused = self.prefix.take([*encoded[0][:shared], -1], key=key)  # -1: a token past it
+        return cache, reused, shared
+
     def _encode(self, prompt: Prompt) -> list[int]:
         text, templated = render_prompt(self.tokenizer, prompt)
         bos = self.tokenizer.bos_token
@@ -259,49 +291,12 @@ class TransformersModel(Model):
             raise ConfigError("a prompt encodes to zero tokens; give a non-empty prompt")
         return list(ids)
 
-    def _pad(self, encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        torch = self._torch
-        width = max(len(ids) for ids in encoded)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(encoded), width), dtype=torch.long)
-        for row, ids in enumerate(encoded):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
-        return input_ids.to(self.device), attention.to(self.device)
-
     def _eos_ids(self) -> list[int]:
         ids = [int(self.tokenizer.eos_token_id)]
         configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
         for extra in configured if isinstance(configured, list) else [configured]:
             if extra is not None and int(extra) not in ids:
                 ids.append(int(extra))
-        return ids
-
-    def _generation_config(self, max_new_tokens: int, temperature: float, eos_ids: list[int]) -> Any:
-        from transformers import GenerationConfig
-
-        sample = temperature > 0
-        # Every sampling knob is set explicitly: unset ones would be filled from the model's own
-        # generation config (e.g. a default temperature or repetition penalty).
-        knobs: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0}
-        if sample:
-            knobs = {"temperature": temperature, "top_p": 1.0, "top_k": 0}
-        return GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=sample,
-            repetition_penalty=1.0,
-            num_beams=1,
-            eos_token_id=eos_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-            **knobs,
-        )
-
-    def _trim(self, ids: list[int], eos_ids: list[int]) -> list[int]:
-        """Generated ids up to and including the first end-of-sequence (padding after it removed)."""
-        for pos, token in enumerate(ids):
-            if token in eos_ids:
-                return ids[: pos + 1]
         return ids
 
     def _adapter_context(self) -> Any:
