@@ -73,15 +73,37 @@ def test_unrelated_prompts_and_adapter_switches_start_afresh(tiny_tokenizer: Any
     assert "prefix_tokens" not in again.extra
 
 
-def test_batches_do_not_use_the_prefix_cache(tiny_tokenizer: Any) -> None:
+@pytest.mark.parametrize("constraint", [None, Constraint("json_schema", SCHEMA)], ids=["plain", "json"])
+def test_a_batch_prefills_its_shared_prefix_once(tiny_tokenizer: Any, constraint: Any) -> None:
+    """The rows of a batch share their common prefix (and the next call reuses it): same greedy text."""
     plain = _model(tiny_tokenizer, reuse=False)
     reusing = _model(tiny_tokenizer, reuse=True)
-    reusing.generate([_conversation("name: Ada")], max_new_tokens=4)
-    prompts = [_conversation(q) for q in QUESTIONS[:2]]
-    want = plain.generate(prompts, max_new_tokens=6)
-    got = reusing.generate(prompts, max_new_tokens=6)
-    assert [g.text for g in got] == [g.text for g in want]
-    assert all("prefix_tokens" not in g.extra for g in got)
+    prompts = [_conversation(q) for q in QUESTIONS]
+    want = [plain.generate([p], constraint=constraint, max_new_tokens=10)[0] for p in prompts]
+    got = reusing.generate(prompts, constraint=constraint, max_new_tokens=10)
+    assert [(g.text, g.finish_reason, g.generated_tokens) for g in got] == [
+        (w.text, w.finish_reason, w.generated_tokens) for w in want
+    ]
+    shared = got[0].extra["prefix_tokens"]
+    assert shared >= 40 and all(g.extra["prefix_tokens"] == shared for g in got)
+    assert all("prefix_tokens" not in g.extra for g in plain.generate(prompts, max_new_tokens=2))
+    (again,) = reusing.generate([_conversation("name: Bob")], constraint=constraint, max_new_tokens=10)
+    assert again.extra["prefix_tokens"] >= shared  # kept for the next call
+    assert (
+        again.text
+        == plain.generate([_conversation("name: Bob")], constraint=constraint, max_new_tokens=10)[0].text
+    )
+
+
+def test_a_batch_without_a_shared_prefix_leaves_the_cache_alone(tiny_tokenizer: Any) -> None:
+    model = _model(tiny_tokenizer, reuse=True)
+    model.generate([_conversation("name: Ada")], max_new_tokens=4)
+    gens = model.generate(
+        ["0123456789 abcdefghijklmnopqrstuvwxyz", _conversation("age: 36")], max_new_tokens=4
+    )
+    assert all("prefix_tokens" not in g.extra for g in gens)
+    (after,) = model.generate([_conversation("age: 36")], max_new_tokens=4)
+    assert after.extra["prefix_tokens"] >= 40  # still the single prompt's cache
 
 
 def test_a_failed_generation_forgets_the_cache(tiny_tokenizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +113,7 @@ def test_a_failed_generation_forgets_the_cache(tiny_tokenizer: Any, monkeypatch:
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(model.model, "generate", boom)
+    monkeypatch.setattr(model.model, "forward", boom)
     with pytest.raises(RuntimeError):
         model.generate([_conversation("age: 36")], max_new_tokens=4)
     monkeypatch.undo()

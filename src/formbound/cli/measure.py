@@ -51,7 +51,7 @@ def _command_line() -> str:
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Prompts per generate call (default: 1 on CPU, 8 else).",
+    help="Prompts per generate call (default: 8; 1 for llama.cpp on CPU).",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True, help="formbound's progress bar.")
 @verbosity_options

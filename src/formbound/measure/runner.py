@@ -300,18 +300,26 @@ def _known_model_info(out: Path | None, identity: dict[str, Any]) -> dict[str, A
     return info if same else identity
 
 
-def default_batch_size(model_info: dict[str, Any]) -> int:
-    """1 on CPU, 8 elsewhere.
+#: Prompts per call for a transformers model on CPU, measured (see :func:`default_batch_size`).
+CPU_TRANSFORMERS_BATCH = 8
 
-    On CPU, single prompts reuse the KV cache of the prompt prefix they share with the previous item
-    (system prompt, format instructions, few-shot examples: ≈ 800 of the ≈ 840 tokens of a ``prompted``
-    contacts item), which a left-padded batch cannot. Measured on two shared CPU cores with the default
-    model (BENCHMARKS.md §6 and §7): a batch of 3 takes 0.74–0.84× the time of 3 single calls without
-    reuse, and prefix reuse cuts a single item's 844-token prefill by 85–90 %, which is more than the
-    batch saves on prompts this long; a batch also waits for its longest row. Accelerators gain from
-    batches.
+
+def default_batch_size(model_info: dict[str, Any]) -> int:
+    """:data:`CPU_TRANSFORMERS_BATCH` for a transformers model on CPU, 1 for another CPU source, 8 elsewhere.
+
+    On the transformers route a batch drops each row as it ends and prefills the prompt prefix its items
+    share once (system prompt, format instructions, few-shot examples: ≈ 800 of the ≈ 840 tokens of a
+    ``prompted`` contacts item), so it neither waits for its longest row nor loses prefix reuse.
+    Measured on two shared CPU cores with the default model on 8 contacts items, ``prompted`` and
+    ``constrained`` prompts, 96 new tokens (``bench/bench_batch.py``, BENCHMARKS.md): tokens/s at batch
+    2, 4 and 8 was 1.19x, 1.74x and 2.29x that of batch 1 unconstrained, 1.20x, 1.81x and 2.39x
+    constrained (medians of 2 interleaved rounds; batch 8 was fastest in every round, with the same
+    greedy text). Another CPU source (llama.cpp) reuses its KV cache from one item to the next and was
+    not measured batched. Accelerators gain from batches.
     """
-    return 1 if str(model_info.get("device", "")).startswith("cpu") else 8
+    if not str(model_info.get("device", "")).startswith("cpu"):
+        return 8
+    return CPU_TRANSFORMERS_BATCH if "transformers" in model_info else 1
 
 
 def _metrics(by_strategy: dict[str, list[Record]]) -> dict[str, StrategyMetrics]:

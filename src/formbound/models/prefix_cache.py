@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MIN_PREFIX_TOKENS", "PrefixCache", "cache_argument"]
+__all__ = ["MIN_PREFIX_TOKENS", "PrefixCache", "cache_argument", "common_prefix", "new_cache"]
 
 #: Shorter shared prefixes are re-read: the bookkeeping is not worth a handful of tokens.
 MIN_PREFIX_TOKENS = 16
@@ -29,7 +29,8 @@ def cache_argument() -> str:
     return "cache" if "cache" in getattr(utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
 
 
-def _new_cache(config: Any) -> Any:
+def new_cache(config: Any) -> Any:
+    """An empty ``DynamicCache`` for a model with ``config``."""
     from transformers import DynamicCache
 
     try:
@@ -98,7 +99,7 @@ class PrefixCache:
                     self._cache.crop(-extra)  # negative: remove tokens (every transformers version)
                 reused = shared
         if not reused:
-            self._cache = _new_cache(self.config)
+            self._cache = new_cache(self.config)
         self.key = key
         self.reused_tokens += reused
         self.prefilled_tokens += len(prompt_ids) - reused
