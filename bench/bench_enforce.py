@@ -55,9 +55,21 @@ def item(i: int) -> dict[str, Any]:
     }
 
 
+def broken_of(text: str) -> str:
+    """A repairable variant of a valid JSON array: a Markdown fence and a trailing comma."""
+    return "Here you go:\n```json\n" + text[:-1] + ",]\n```"
+
+
 def docs() -> dict[str, tuple[dict[str, Any], str]]:
+    from formbound.formats.json.spec import MAX_REPAIR_CHARS
+
     small = json.dumps([item(i) for i in range(5)])  # ~1 KB
-    big = json.dumps([item(i) for i in range(650)])  # ~100 KB
+    # ~100 KB: the most items whose repairable variant formbound still repairs (longer invalid texts
+    # are refused outright, by design)
+    count = 1
+    while len(broken_of(json.dumps([item(i) for i in range(count + 1)]))) <= MAX_REPAIR_CHARS:
+        count += 1
+    big = json.dumps([item(i) for i in range(count)])
     return {"1KB": (LIST, small), "100KB": (LIST, big)}
 
 
@@ -95,7 +107,7 @@ def main() -> None:
         ours = best_of(lambda text=text, spec=spec: fb.enforce(text, spec), number)
         rows.append((f"valid {label}", "jsonschema direct", base, ours))
 
-        broken = "Here you go:\n```json\n" + text[:-1] + ",]\n```"  # fence + trailing comma
+        broken = broken_of(text)
         ours_rep = best_of(lambda broken=broken, spec=spec: fb.enforce(broken, spec), max(1, number // 4))
         rows.append((f"repairable {label}", "jsonschema direct (on the valid text)", base, ours_rep))
 
