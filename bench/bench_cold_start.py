@@ -12,6 +12,7 @@ Rerun: python bench/bench_cold_start.py [N]
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -33,7 +34,9 @@ def _time(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    parser = argparse.ArgumentParser(description="cold start of `formbound check` vs `import jsonschema`")
+    parser.add_argument("runs", nargs="?", type=int, default=15, help="runs of each command (default 15)")
+    runs = parser.parse_args().runs
     folder = Path(tempfile.mkdtemp())
     (folder / "schema.json").write_text('{"type": "object"}', encoding="utf-8")
     (folder / "value.json").write_text('{"ab": 1}\n', encoding="utf-8")  # 10 bytes

@@ -4,9 +4,11 @@ Same process, same Hugging Face model and tokenizer objects, same chat-templated
 set), greedy, ``--max-new-tokens`` new tokens:
   * ``unconstrained``: ``TransformersModel.generate`` without a constraint;
   * ``formbound/<backend>``: ``generate(constraint=spec.constraint())`` with a compiler restricted to
-    that backend (the compiled grammar is cached, as in real use);
+    that backend (the compiled grammar is cached, as in real use; no compile-time budget, since compile
+    time is not what is measured here and a loaded machine can push outlines_core past the default 2 s);
   * ``outlines/<backend>``: ``outlines.Generator(outlines.from_transformers(model, tokenizer),
-    JsonSchema(same bounded schema, same whitespace), backend)`` called with ``outlines.inputs.Chat`` —
+    JsonSchema(same bounded schema, same whitespace), backend)`` (bounded for the same token budget,
+    ``budget_schema``, as formbound bounds it) called with ``outlines.inputs.Chat`` —
     the code a user would write without formbound. The generator is built once and reused.
 Routes run interleaved prompt by prompt (drift on the shared machine hits all of them alike); every route
 is warmed up once first (outlines' first constrained call pays a torch.compile). ms/token is
@@ -47,19 +49,22 @@ def main() -> None:
     from outlines.inputs import Chat
     from outlines.types import JsonSchema
 
+    from formbound.constraints.bounds import budget_schema
     from formbound.models import load
-    from formbound.models.backends import with_llg_whitespace as _with_llg_whitespace
-    from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler
+    from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, with_llg_whitespace
+    from formbound.models.transformers import TransformersModel
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     spec, chats = contacts_prompts(args.prompts)
     constraint = spec.constraint()
     model = load("default")
+    if not isinstance(model, TransformersModel):  # the routes below drive its HF model directly
+        raise SystemExit(f"the default model loaded as {type(model).__name__}, not a TransformersModel")
     tok = model.tokenizer
     templated = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
     o_model = outlines.from_transformers(model.model, tok)
     backends = [b for b in args.backends.split(",") if b]
-    eos = model._eos_ids()
+    eos = _eos_ids(tok, model.model)
     gen_kwargs: dict[str, Any] = {
         "max_new_tokens": args.max_new_tokens, "do_sample": False, "repetition_penalty": 1.0,
         "eos_token_id": eos, "pad_token_id": tok.pad_token_id, "temperature": None, "top_p": None,
@@ -67,19 +72,23 @@ def main() -> None:
     }  # fmt: skip
 
     compilers = {
-        b: GrammarCompiler(model.model, tok, backends=(b,), whitespace_pattern=DEFAULT_WHITESPACE)
+        b: GrammarCompiler(
+            model.model, tok, backends=(b,), whitespace_pattern=DEFAULT_WHITESPACE, compile_budget_s=None
+        )
         for b in backends
     }
     o_gens = {}
     routes_taken = {}
     for b in backends:
-        compiled = compilers[b].compile(constraint)
+        compiled = compilers[b].compile(constraint, args.max_new_tokens)  # as generate() compiles it
         routes_taken[b] = compiled.route
         schema: Any = constraint.value
+        if compiled.bucket is not None:
+            schema = budget_schema(schema, compiled.bucket, compilers[b].count_tokens)[0]
         if b == "llguidance":
             # The same grammar formbound compiles: bounded whitespace, and llguidance's lenient mode when
             # formbound had to take it (strict llguidance rejects e.g. uniqueItems).
-            schema = json.loads(_with_llg_whitespace(schema, DEFAULT_WHITESPACE))
+            schema = json.loads(with_llg_whitespace(schema, DEFAULT_WHITESPACE))
             if compiled.route.startswith("relaxed:"):
                 schema["x-guidance"]["lenient"] = True
         ws = None if b == "llguidance" else DEFAULT_WHITESPACE
@@ -103,6 +112,8 @@ def main() -> None:
             with torch.inference_mode():
                 text = o_gens[backend](Chat(chats[i]), **gen_kwargs)
             seconds = time.perf_counter() - start
+            if not isinstance(text, str):  # a sync transformers model answers with text, not a coroutine
+                raise TypeError(f"outlines returned {type(text).__name__}, expected str")
             tokens = len(tok.encode(text, add_special_tokens=False))
             try:
                 json.loads(text)
@@ -167,6 +178,17 @@ def main() -> None:
               "mean tokens", "schema-valid"]  # fmt: skip
     print(table(header, rows))
     print("\nrerun: python bench/bench_decode.py" + (" --quick" if args.quick else ""))
+
+
+def _eos_ids(tokenizer: Any, hf_model: Any) -> list[int]:
+    """The tokenizer's end-of-sequence id, then any other the model's generation config stops on
+    (the ids ``TransformersModel.generate`` stops on), for outlines' ``eos_token_id``."""
+    ids = [int(tokenizer.eos_token_id)]
+    configured = getattr(getattr(hf_model, "generation_config", None), "eos_token_id", None)
+    for extra in configured if isinstance(configured, list) else [configured]:
+        if extra is not None and int(extra) not in ids:
+            ids.append(int(extra))
+    return ids
 
 
 def _is_valid(text: str, spec: fb.Spec) -> bool:

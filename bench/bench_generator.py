@@ -170,7 +170,8 @@ def main() -> None:
     print()
     print(table(["strategy", "calls", "direct µs/item", "Generator µs/item", "overhead µs", "ratio"], rows))
     print()
-    print("Rerun: OMP_NUM_THREADS=1 python bench/bench_generator.py")
+    rounds = f" --rounds {args.rounds}" if args.rounds != 31 else ""
+    print(f"Rerun: OMP_NUM_THREADS=1 python bench/bench_generator.py{rounds}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ one-statement/read-only policy, tables and columns resolved). Repairable inputs 
 a Markdown fence, a ``SQL:`` label with ``;;``, or prose around it; their baseline is ``parse_one`` on
 the clean query (a user calling sqlglot directly has no repair at all: every one of them fails there).
 
-Figures are the median, over 7 rounds, of the mean time per query over the 50 queries.
+Figures are the median, over ``--rounds`` rounds (7), of the mean time per query over the 50 queries.
 
-Rerun: python bench/bench_sql.py
+Rerun: python bench/bench_sql.py [--rounds 7]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +40,13 @@ WRAPPERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def load() -> tuple[fb.Spec, list[str], dict[str, dict[str, str]]]:
+def load() -> tuple[fb.Spec, list[str], dict[str, object]]:
     data = json.loads((SET / "spec.json").read_text(encoding="utf-8"))
     data.pop("task")
     spec = fb.Spec.from_dict(data, base_dir=SET)
     lines = (SET / "tasks.jsonl").read_text(encoding="utf-8").splitlines()
     queries = [json.loads(line)["gold"] for line in lines if line.strip()]
-    schema: dict[str, dict[str, str]] = {}
+    schema: dict[str, object] = {}  # table -> {column: type}, as qualify() takes it
     for statement in sqlglot.parse((SET / "schema.sql").read_text(encoding="utf-8"), read="sqlite"):
         if isinstance(statement, exp.Create) and isinstance(statement.this, exp.Schema):
             table_name = statement.this.this.name
@@ -59,6 +60,10 @@ def load() -> tuple[fb.Spec, list[str], dict[str, dict[str, str]]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="SQL enforce vs sqlglot on the shop_sql gold queries")
+    parser.add_argument("--rounds", type=int, default=7, help="timing rounds (the median is reported)")
+    args = parser.parse_args()
+    rounds = args.rounds
     spec, queries, schema = load()
     n = len(queries)
 
@@ -87,9 +92,9 @@ def main() -> None:
         except SqlglotError:
             pass  # counted: sqlglot's qualifier rejects a few valid queries (reported below)
 
-    base_parse = median_seconds(parse_only, 1) / n
-    base_qualify = median_seconds(parse_qualify, 1) / n
-    valid = median_seconds(ours(queries), 1) / n
+    base_parse = median_seconds(parse_only, 1, rounds) / n
+    base_qualify = median_seconds(parse_qualify, 1, rounds) / n
+    valid = median_seconds(ours(queries), 1, rounds) / n
     rows: list[list[Any]] = [
         ["valid gold", "sqlglot.parse_one", f"{base_parse * 1e6:.0f}", f"{valid * 1e6:.0f}",
          f"{valid / base_parse:.2f}x"],
@@ -106,7 +111,7 @@ def main() -> None:
                 sqlglot.parse_one(t, read="sqlite")
             except SqlglotError:
                 direct_fail += 1
-        took = median_seconds(ours(texts), 1, repeat=5) / n
+        took = median_seconds(ours(texts), 1, repeat=min(5, rounds)) / n
         rows.append(
             [f"repairable: {name} ({direct_fail}/{n} rejected by parse_one)",
              "sqlglot.parse_one (clean query)", f"{base_parse * 1e6:.0f}", f"{took * 1e6:.0f}",
@@ -116,10 +121,10 @@ def main() -> None:
     print(f"# SQL enforce vs sqlglot — {machine(['sqlglot'])}")
     print(
         f"{n} gold queries of the bundled shop_sql task set; qualify() accepted {qualified_ok}/{n}; "
-        "median of 7 rounds\n"
+        f"median of {rounds} rounds\n"
     )
     print(table(["input", "baseline", "baseline µs/query", "formbound µs/query", "ratio"], rows))
-    print("\nrerun: python bench/bench_sql.py")
+    print("\nrerun: python bench/bench_sql.py" + (f" --rounds {rounds}" if rounds != 7 else ""))
 
 
 if __name__ == "__main__":
