@@ -8,7 +8,9 @@ or ``load(llama_cpp.Llama(...))`` for an instance you already have.
   already templated. A GGUF without a template gets ``"role: content"`` lines, like the transformers path.
 * Decoding: greedy at ``temperature == 0``; otherwise plain sampling (no top-k/top-p/min-p), seeded.
   Generation stops at any end-of-generation token of the vocabulary.
-* Constraints: llguidance masks per token (:mod:`formbound.models.llamacpp_constrained`).
+* Constraints: llguidance masks per token (:mod:`formbound.models.llamacpp_constrained`), with the
+  budget guard of the transformers route: the shortest valid completion is forced near
+  ``max_new_tokens`` (``extra["forced_close"]`` says so).
 * Batching: llama-cpp-python's ``Llama`` decodes one sequence, so a list of prompts runs one after the
   other. What makes that cheap is llama.cpp's KV cache: the prefix a prompt shares with the previous
   sequence (system prompt, few-shot examples, the conversation a re-ask extends) is not evaluated again.
@@ -151,7 +153,7 @@ class LlamaCppModel(Model):
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0:
             raise ConfigError(f"temperature must be >= 0, got {temperature}")
-        compiled = self.grammars.compile(constraint) if constraint is not None else None
+        compiled = self.grammars.compile(constraint, max_new_tokens) if constraint is not None else None
         results = []
         for prompt in prompts:
             results.append(self._one(self.encode(prompt), compiled, max_new_tokens, temperature, seed))
@@ -168,7 +170,11 @@ class LlamaCppModel(Model):
                 "load the model with a larger n_ctx"
             )
         budget = min(max_new_tokens, n_ctx - len(tokens))
-        mask = compiled.mask(len(tokens), llama.n_vocab(), self.eos_tokens) if compiled is not None else None
+        mask = (
+            compiled.mask(len(tokens), llama.n_vocab(), self.eos_tokens, budget, greedy=temperature == 0)
+            if compiled is not None
+            else None
+        )
         processors = self._llama_cpp.LogitsProcessorList([mask]) if mask is not None else None
         if seed is not None:
             llama.set_seed(seed)
@@ -194,6 +200,7 @@ class LlamaCppModel(Model):
             extra["compile_seconds"] = compiled.seconds
             if compiled.dropped:
                 extra["dropped"] = list(compiled.dropped)
+            extra["forced_close"] = bool(mask is not None and mask.forced_close)
         return Generation(
             text=llama.detokenize(text_ids).decode("utf-8", errors="replace"),
             prompt_tokens=len(tokens),
