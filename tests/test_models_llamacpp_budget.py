@@ -42,7 +42,9 @@ def grammars(tiny_tokenizer: Any) -> Any:
     return g
 
 
-def _drive(grammars: Any, constraint: Constraint, budget: int | None, limit: int, seed: int) -> Any:
+def _drive(
+    grammars: Any, constraint: Constraint, budget: int | None, limit: int, seed: int, repeat: bool = False
+) -> Any:
     """Generate as ``LlamaCppModel._one`` does, with random logits instead of a model.
 
     Returns ``(text, stopped, forced_close, tokens)``.
@@ -51,7 +53,7 @@ def _drive(grammars: Any, constraint: Constraint, budget: int | None, limit: int
     vocab = grammars.tokenizer.vocab_size
     eos = grammars.eos_tokens
     prompt = [5, 6, 7]
-    mask = compiled.mask(len(prompt), vocab, eos, budget, greedy=True)
+    mask = compiled.mask(len(prompt), vocab, eos, budget, greedy=True, repetition_guard=repeat)
     rng = np.random.default_rng(seed)
     ids: list[int] = []
     while len(ids) < limit:
@@ -99,9 +101,14 @@ def test_budget_bounds_are_cached_per_bucket(grammars: Any) -> None:
 
 
 @settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(sorted(SCHEMAS)), extra=st.integers(0, 24), seed=st.integers(0, 10_000))
+@given(
+    name=st.sampled_from(sorted(SCHEMAS)),
+    extra=st.integers(0, 24),
+    seed=st.integers(0, 10_000),
+    repeat=st.booleans(),
+)
 def test_any_budget_at_or_above_the_minimal_cost_validates_on_llamacpp(
-    grammars: Any, name: str, extra: int, seed: int
+    grammars: Any, name: str, extra: int, seed: int, repeat: bool
 ) -> None:
     schema = SCHEMAS[name]
     c = Constraint("json_schema", schema)
@@ -110,7 +117,7 @@ def test_any_budget_at_or_above_the_minimal_cost_validates_on_llamacpp(
     plan = unbounded.closer.plan(unbounded.matcher)
     assert plan is not None
     budget = len(plan) + extra
-    text, stopped, _, n = _drive(grammars, c, budget, budget, seed)
+    text, stopped, _, n = _drive(grammars, c, budget, budget, seed, repeat)
     assert stopped and n <= budget, (budget, text)
     jsonschema.validate(json.loads(text), schema)
 

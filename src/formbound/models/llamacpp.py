@@ -156,11 +156,21 @@ class LlamaCppModel(Model):
         compiled = self.grammars.compile(constraint, max_new_tokens) if constraint is not None else None
         results = []
         for prompt in prompts:
-            results.append(self._one(self.encode(prompt), compiled, max_new_tokens, temperature, seed))
+            repeat = constraint is not None and constraint.repetition_guard
+            results.append(
+                self._one(self.encode(prompt), compiled, max_new_tokens, temperature, seed, repeat=repeat)
+            )
         return results
 
     def _one(
-        self, tokens: list[int], compiled: Any, max_new_tokens: int, temperature: float, seed: int | None
+        self,
+        tokens: list[int],
+        compiled: Any,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int | None,
+        *,
+        repeat: bool = False,
     ) -> Generation:
         llama = self.llama
         n_ctx = llama.n_ctx()
@@ -171,7 +181,14 @@ class LlamaCppModel(Model):
             )
         budget = min(max_new_tokens, n_ctx - len(tokens))
         mask = (
-            compiled.mask(len(tokens), llama.n_vocab(), self.eos_tokens, budget, greedy=temperature == 0)
+            compiled.mask(
+                len(tokens),
+                llama.n_vocab(),
+                self.eos_tokens,
+                budget,
+                greedy=temperature == 0,
+                repetition_guard=repeat,
+            )
             if compiled is not None
             else None
         )
@@ -201,6 +218,8 @@ class LlamaCppModel(Model):
             if compiled.dropped:
                 extra["dropped"] = list(compiled.dropped)
             extra["forced_close"] = bool(mask is not None and mask.forced_close)
+            if mask is not None and mask.repeat is not None:
+                extra["repeats_blocked"] = mask.repeat.blocked
         return Generation(
             text=llama.detokenize(text_ids).decode("utf-8", errors="replace"),
             prompt_tokens=len(tokens),

@@ -38,6 +38,7 @@ from formbound.constraints.bounds import budget_bucket, budget_schema
 from formbound.errors import DependencyError, GenerationError
 from formbound.models.constrained import DEFAULT_WHITESPACE, RISKY_KEYWORDS, relax_schema
 from formbound.models.forced import BudgetGuard, Closer
+from formbound.models.repetition import RepeatGuard
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,17 +97,21 @@ class CompiledGrammar:
         budget: int | None = None,
         *,
         greedy: bool = False,
+        repetition_guard: bool = False,
     ) -> LLGuidanceMask:
         """A fresh logits processor for one generation whose prompt has ``prompt_tokens`` tokens.
 
         With ``budget`` (the generation's token limit) and a closer, the mask forces the shortest
-        completion near the limit (:class:`~formbound.models.forced.BudgetGuard`).
+        completion near the limit (:class:`~formbound.models.forced.BudgetGuard`); with
+        ``repetition_guard``, it cuts repeated elements and n-grams (:mod:`formbound.models.repetition`).
         """
         matcher = self.matcher.deep_copy()
-        guard = None
+        guard = repeat = None
         if budget is not None and self.closer is not None:
             guard = BudgetGuard(self.closer, matcher, budget, eos_tokens, greedy=greedy)
-        return LLGuidanceMask(matcher, prompt_tokens, n_vocab, eos_tokens, guard=guard)
+        if repetition_guard and self.closer is not None:
+            repeat = RepeatGuard(self.closer.lltok.decode_bytes)
+        return LLGuidanceMask(matcher, prompt_tokens, n_vocab, eos_tokens, guard=guard, repeat=repeat)
 
 
 class LLGuidanceMask:
@@ -114,7 +119,7 @@ class LLGuidanceMask:
 
     ``input_ids`` holds the prompt followed by the tokens generated so far; the ones not yet seen are
     fed to the matcher before the mask for the next token is computed. A ``guard`` (over the same matcher)
-    narrows the mask so the output closes within the budget.
+    narrows the mask so the output closes within the budget; a ``repeat`` guard cuts loops before that.
     """
 
     def __init__(
@@ -125,11 +130,13 @@ class LLGuidanceMask:
         eos_tokens: Sequence[int],
         *,
         guard: BudgetGuard | None = None,
+        repeat: RepeatGuard | None = None,
     ) -> None:
         import numpy as np
 
         self.matcher = matcher
         self.guard = guard
+        self.repeat = repeat
         self.eos_tokens = tuple(eos_tokens)
         self.prompt_tokens = prompt_tokens
         self.n_vocab = n_vocab
@@ -148,6 +155,8 @@ class LLGuidanceMask:
             self.consumed += 1
             if self.guard is not None:
                 self.guard.consumed(int(token))
+            if self.repeat is not None:
+                self.repeat.consumed(int(token))
 
     @property
     def forced_close(self) -> bool:
@@ -165,6 +174,8 @@ class LLGuidanceMask:
                     self.feed(new.tolist())
                 words = self._words
                 self.matcher.unsafe_compute_mask_ptr(words.ctypes.data, words.nbytes)
+                if self.repeat is not None and (self.guard is None or self.guard.forced is None):
+                    self.repeat.restrict(words, logits)
                 if self.guard is not None:
                     self.guard.restrict(words, logits)
                 bits = np.unpackbits(words.view(np.uint8), bitorder="little")

@@ -299,7 +299,13 @@ class TransformersModel(Model):
         input_ids, attention = self._pad(encoded)
         eos_ids = self._eos_ids()
         greedy = temperature == 0
-        processor = compiled.processor(eos_ids, max_new_tokens, greedy=greedy) if compiled else None
+        processor = (
+            compiled.processor(
+                eos_ids, max_new_tokens, greedy=greedy, repetition_guard=constraint.repetition_guard
+            )
+            if compiled is not None and constraint is not None
+            else None
+        )
         config = self._generation_config(max_new_tokens, temperature, eos_ids)
         kwargs: dict[str, Any] = {"generation_config": config}
         if processor is not None:
@@ -341,6 +347,8 @@ class TransformersModel(Model):
                 if compiled.unenforced:
                     extra["unenforced"] = list(compiled.unenforced)
                 extra["forced_close"] = bool(forced and forced[i])
+                if processor is not None and constraint is not None and constraint.repetition_guard:
+                    extra["repeats_blocked"] = processor.repeats_blocked[i]
             results.append(
                 Generation(
                     text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
