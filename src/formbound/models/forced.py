@@ -280,13 +280,11 @@ def top_allowed(row: Words, scores: Any, k: int) -> list[int]:
     if type(scores).__module__.startswith("numpy"):
         import numpy as np
 
-        bits = np.unpackbits(np.ascontiguousarray(row).view(np.uint8), bitorder="little")
-        n = min(len(scores), len(bits))
-        masked = np.full(len(scores), -np.inf, dtype=np.float64)
-        allowed = bits[:n].astype(bool)
-        masked[:n][allowed] = scores[:n][allowed]
+        as_bytes = np.ascontiguousarray(row).view(np.uint8)
+        allowed = np.unpackbits(as_bytes, bitorder="little", count=len(scores)).view(bool)  # zero-padded
+        masked = np.where(allowed, scores, -np.inf)
         k = min(k, len(masked))
-        best = np.argpartition(-masked, k - 1)[:k]
+        best = np.argpartition(masked, -k)[-k:]
         best = best[np.argsort(-masked[best], kind="stable")]
         return [int(i) for i in best if masked[i] != -np.inf]
     from formbound.models.masking import apply_bitmask
