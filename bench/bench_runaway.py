@@ -173,18 +173,24 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--limit", type=int, default=len(CASES))
     parser.add_argument("--overhead-rounds", type=int, default=2)
+    parser.add_argument(
+        "--routes", default=",".join(ROUTES), help="comma-separated subset of: " + ", ".join(ROUTES)
+    )
     args = parser.parse_args()
+    routes = tuple(r.strip() for r in args.routes.split(","))
+    if not set(routes) <= set(ROUTES):
+        parser.error(f"--routes: choose from {ROUTES}")
     budget = args.max_new_tokens
     model = _load(args.source)
     cases = CASES[: args.limit]
     for text, schema, _ in cases[:1]:  # warm-up: compile, closers, first-call costs (not measured)
-        for route in ROUTES:
+        for route in routes:
             _generate(model, route, _prompt(text, schema), schema, budget)
 
     keys = ("n", "trunc", "forced", "valid", "ok", "total", "s", "tok", "cuts")
-    stats = {r: dict.fromkeys(keys, 0.0) for r in ROUTES}
+    stats = {r: dict.fromkeys(keys, 0.0) for r in routes}
     for index, (text, schema, gold) in enumerate(cases):
-        order = ROUTES[index % 3 :] + ROUTES[: index % 3]
+        order = routes[index % len(routes) :] + routes[: index % len(routes)]
         for route in order:
             g, seconds = _generate(model, route, _prompt(text, schema), schema, budget)
             s = stats[route]
@@ -222,16 +228,18 @@ def main() -> None:
             f"{s['ok']:.0f}/{s['total']:.0f} ({s['ok'] / max(1, s['total']):.1%}) | {s['cuts']:.0f} | "
             f"{1000 * s['s'] / max(1, s['tok']):.1f} |"
         )
-    base = stats["guard off"]
+    base = stats.get("guard off")
     for route in ("guard on", "guard on + norepeat"):
-        on = stats[route]
+        on = stats.get(route)
+        if on is None or base is None:
+            continue
         ratio = (on["s"] / max(1, on["tok"])) / (base["s"] / max(1, base["tok"]))
         print(f"\nper-token time in the accuracy run, {route} / guard off: {ratio:.3f}x")
     if args.overhead_rounds:
         _overhead(model, cases, budget, args.overhead_rounds)
     print(
         f"\nrerun: nice python bench/bench_runaway.py --source {args.source} --max-new-tokens {budget} "
-        f"--limit {args.limit} --overhead-rounds {args.overhead_rounds}"
+        f"--limit {args.limit} --overhead-rounds {args.overhead_rounds} --routes '{','.join(routes)}'"
     )
 
 

@@ -15,12 +15,13 @@ from formbound.strategies import parse_strategy
 
 np = pytest.importorskip("numpy")
 
-VOCAB = ['["', "Ann", '"', ",", ' "', "]", "Bob", "{", "}", "john", "_", '"a', '":', " 1", "x"]
+VOCAB = ['["', "Ann", '"', ",", ' "', "]", "Bob", "{", "}", "john", "_", '"a', '":', " 1", "x", '",', "9"]
 ID = {text: i for i, text in enumerate(VOCAB)}
 
 
 def _guard() -> RepeatGuard:
-    return RepeatGuard(lambda ids: b"".join(VOCAB[i].encode() for i in ids))
+    endings = [ID[t] for t in ('"', "]", "}")]
+    return RepeatGuard(lambda ids: b"".join(VOCAB[i].encode() for i in ids), endings)
 
 
 def _feed(guard: RepeatGuard, *texts: str) -> None:
@@ -53,6 +54,19 @@ def test_a_separator_after_a_repeated_element_is_cut_so_the_array_closes() -> No
     row = _row(",", "]")
     guard.restrict(row, _scores(",", "]"))
     assert _allowed(row) == {"]"} and guard.blocked == 1
+
+
+def test_a_quote_and_separator_token_after_a_repeat_leaves_only_endings() -> None:
+    """``",`` would end a repeated element and go on: the element is closed instead, then the array."""
+    guard = _guard()
+    _feed(guard, '["', "Ann", '"', ",", ' "', "Ann")
+    row = _row('",', "9", '"', "]")
+    guard.restrict(row, _scores('",', "9", '"'))
+    assert _allowed(row) == {'"', "]"}  # not "Ann9": the string may only end (the grammar picks what fits)
+    _feed(guard, '"')
+    row = _row(",", "]")
+    guard.restrict(row, _scores(",", "]"))
+    assert _allowed(row) == {"]"}
 
 
 def test_different_elements_and_nested_commas_are_left_alone() -> None:

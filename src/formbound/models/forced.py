@@ -31,6 +31,8 @@ __all__ = ["BudgetGuard", "Closer", "clear", "set_only", "top_allowed"]
 # "," before "0": after a number, closing or moving on is shorter than growing the number digit by digit
 _OUTSIDE = ("}", "]", ",", "0", "null", "false", "true", '""', "[]", "{}", '"', ":", " ", "1", "-", "a")
 _INSIDE = ('"', "a", "x", "0", "_", " ", "e")
+#: Tokens that end an array element and may close the array (used by the repetition guard).
+_ENDINGS = ('"', '"]', "]", "}", "}]", " ]", '" ]', "} ]", '"]}', "]}")
 #: Best-scored candidates checked per step in the margin before the plan must start.
 TOP_K = 4
 
@@ -67,7 +69,7 @@ class Closer:
         self.json_mode = json_mode
         self.max_steps = max_steps
         by_bytes: dict[bytes, int] = {}
-        wanted = {s.encode() for s in (*_OUTSIDE, *_INSIDE)}
+        wanted = {s.encode() for s in (*_OUTSIDE, *_INSIDE, *_ENDINGS)}
         for token in range(lltok.vocab_size):
             if lltok.is_special_token(token):
                 continue
@@ -76,6 +78,7 @@ class Closer:
                 by_bytes[data] = token
         self.outside = [by_bytes[s.encode()] for s in _OUTSIDE if s.encode() in by_bytes]
         self.inside = [by_bytes[s.encode()] for s in _INSIDE if s.encode() in by_bytes]
+        self.endings = [by_bytes[s.encode()] for s in _ENDINGS if s.encode() in by_bytes]
         self.eos = set(lltok.eos_tokens)
 
     def lex(self, state: tuple[bool, bool], tokens: Iterable[int]) -> tuple[bool, bool]:

@@ -110,7 +110,7 @@ class CompiledGrammar:
         if budget is not None and self.closer is not None:
             guard = BudgetGuard(self.closer, matcher, budget, eos_tokens, greedy=greedy)
         if repetition_guard and self.closer is not None:
-            repeat = RepeatGuard(self.closer.lltok.decode_bytes)
+            repeat = RepeatGuard(self.closer.lltok.decode_bytes, self.closer.endings)
         return LLGuidanceMask(matcher, prompt_tokens, n_vocab, eos_tokens, guard=guard, repeat=repeat)
 
 

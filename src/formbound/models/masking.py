@@ -74,15 +74,15 @@ class _Rows:
 class _LLGuidanceRows(_Rows):
     def __init__(
         self, template: Any, batch: int, vocab_size: int, budget: int | None, closer: Closer | None,
-        eos: Iterable[int], greedy: bool, repeat_decode: Any = None,
+        eos: Iterable[int], greedy: bool, repeat: tuple[Any, list[int]] | None = None,
     ) -> None:  # fmt: skip
         self.matchers = [template.deep_copy() for _ in range(batch)]
         self.words = (vocab_size + 31) // 32
         if budget is not None and closer is not None:
             eos = list(eos)
             self.guards = [BudgetGuard(closer, m, budget, eos, greedy=greedy) for m in self.matchers]
-        if repeat_decode is not None:
-            self.repeats = [RepeatGuard(repeat_decode) for _ in range(batch)]
+        if repeat is not None:
+            self.repeats = [RepeatGuard(*repeat) for _ in range(batch)]
 
     def fill(self, row: int, bitmask: torch.Tensor) -> None:
         target = bitmask[row]
@@ -180,10 +180,12 @@ class GrammarLogitsProcessor:
         c = self.compiled
         if c.backend == "llguidance":
             closer = c.closer if self.max_new_tokens is not None else None
-            decode = c.closer.lltok.decode_bytes if self.repetition_guard and c.closer else None
+            repeat = None
+            if self.repetition_guard and c.closer is not None:
+                repeat = (c.closer.lltok.decode_bytes, c.closer.endings)
             return _LLGuidanceRows(
                 c.artefact, batch, c.vocab_size, self.max_new_tokens, closer, self.eos_token_ids,
-                self.greedy, decode,
+                self.greedy, repeat,
             )  # fmt: skip
         if c.backend == "outlines_core":
             return _OutlinesCoreRows(c.artefact, batch, c.vocab_size)

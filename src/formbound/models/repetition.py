@@ -6,7 +6,8 @@ A grammar keeps a runaway valid but lets it loop: the same array element again a
 the grammar allows, forbids
 
 * a token that would put an array separator ``,`` right after an element equal (whitespace aside) to the
-  element before it: the array can then only close (or the model picks something else);
+  element before it: the mask then allows only the tokens that end the element or close the array
+  (``"``, ``"]``, ``}``, ``]`` …, whichever the grammar allows), so the array closes;
 * inside a string, a token that would repeat a token n-gram (``ngram`` tokens) already seen in the same
   string.
 
@@ -19,11 +20,11 @@ route by ``bench/bench_runaway.py``: it is not part of the default route.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from formbound.models.forced import clear, top_allowed
+from formbound.models.forced import clear, set_only, top_allowed
 
 if TYPE_CHECKING:
     from formbound.models.forced import Words
@@ -88,14 +89,21 @@ class RepeatGuard:
 
     Args:
         decode: Bytes of a list of token ids (``LLTokenizer.decode_bytes``).
+        endings: Tokens that end an element or close an array (``Closer.endings``).
         ngram: Tokens in the n-gram a free string may not repeat.
         top_k: Best-scored candidates checked per step.
     """
 
     def __init__(
-        self, decode: Callable[[list[int]], bytes], *, ngram: int = NGRAM, top_k: int = TOP_K
+        self,
+        decode: Callable[[list[int]], bytes],
+        endings: Sequence[int] = (),
+        *,
+        ngram: int = NGRAM,
+        top_k: int = TOP_K,
     ) -> None:
         self.decode = decode
+        self.endings = list(endings)
         self.ngram = ngram
         self.top_k = top_k
         self.state = _State()
@@ -109,14 +117,17 @@ class RepeatGuard:
 
     def repeats(self, token: int) -> bool:
         """Whether ``token`` would repeat an array element or a string's n-gram (state unchanged)."""
+        return self._why(token) is not None
+
+    def _why(self, token: int) -> str | None:
         data = self.decode([token])
         if self.state.inside and b'"' not in data and self._ngram_repeats(token):
-            return True
+            return "ngram"
         if b"," not in data:
-            return False
+            return None
         s = self.state
         probe = _State(text=s.text[:], stack=copy.deepcopy(s.stack), inside=s.inside, escaped=s.escaped)
-        return _scan(probe, data)
+        return "element" if _scan(probe, data) else None
 
     def consumed(self, token: int) -> None:
         """Record that ``token`` was emitted."""
@@ -132,8 +143,14 @@ class RepeatGuard:
     def restrict(self, row: Words, scores: Any) -> None:
         """Forbid in ``row`` the best candidates that would repeat, down to the first that does not."""
         for token in top_allowed(row, scores, self.top_k):
-            if not self.repeats(token):
+            why = self._why(token)
+            if why is None:
                 return
+            if why == "element":
+                endings = [t for t in self.endings if not self.repeats(t)]
+                if set_only(row, endings):
+                    self.blocked += 1
+                    return
             clear(row, token)
             if not _any(row):
                 word, bit = divmod(token, 32)
