@@ -65,12 +65,18 @@ def _minimal_cost(model: Any, constraint: Constraint) -> int:
 
 
 @settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(sorted(SCHEMAS)), extra=st.integers(0, 24), seed=st.integers(0, 10_000))
+@given(
+    name=st.sampled_from(sorted(SCHEMAS)),
+    extra=st.integers(0, 24),
+    seed=st.integers(0, 10_000),
+    repeat=st.booleans(),
+)
 def test_any_budget_at_or_above_the_minimal_cost_validates(
-    shared_tiny_model: Any, name: str, extra: int, seed: int
+    shared_tiny_model: Any, name: str, extra: int, seed: int, repeat: bool
 ) -> None:
+    """With and without the repetition guard (it narrows the mask before the budget guard does)."""
     schema = SCHEMAS[name]
-    c = Constraint("json_schema", schema)
+    c = Constraint("json_schema", schema, repetition_guard=repeat)
     budget = _minimal_cost(shared_tiny_model, c) + extra
     gens = shared_tiny_model.generate(
         ["Give JSON", "x"], constraint=c, max_new_tokens=budget, temperature=1.5, seed=seed

@@ -18,6 +18,7 @@ off by the token limit (``finish_reason == "length"``) is never a success.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -140,6 +141,8 @@ class Generator(Generic[T]):
         self.seed = seed
         self.hooks = hooks or Hooks()
         self._constraint: Constraint | None = self.spec.constraint() if self.strategy.constrained else None
+        if self._constraint is not None and self.strategy.norepeat:
+            self._constraint = dataclasses.replace(self._constraint, repetition_guard=True)
         self._template: PromptTemplate | None = None  # built on first use
 
     # ------------------------------------------------------------------------------------ public

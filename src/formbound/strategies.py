@@ -9,6 +9,7 @@ name                               what it does
 ``repaired``                       ``prompted`` + the format's deterministic repairs
 ``reask`` / ``reask:N``            ``repaired`` + up to N re-asks (default 2) with the validator's errors
 ``constrained``                    ``prompted`` + a grammar from ``spec.constraint()``, post-validated
+``constrained+norepeat``           ``constrained`` + the repetition guard (opt-in; measured as its own rung)
 ``adapter:PATH``                   ``prompted`` with the LoRA adapter at PATH switched on
 ``adapter:PATH+constrained``       the adapter and the grammar together
 =================================  ==========================================================================
@@ -63,6 +64,7 @@ class Strategy:
         repair: Whether the answer may be repaired (``enforce(..., repair=...)``).
         reasks: Re-asks allowed after a failed answer.
         constrained: Whether decoding follows ``spec.constraint()``.
+        norepeat: With ``constrained``: turn on the repetition guard (``Constraint.repetition_guard``).
         adapter: The LoRA adapter folder to switch on, or ``None`` for the base model.
     """
 
@@ -73,6 +75,7 @@ class Strategy:
     reasks: int = 0
     constrained: bool = False
     adapter: str | None = None
+    norepeat: bool = False
 
     def __post_init__(self) -> None:
         if self.style not in ("raw", "prompted"):
@@ -113,6 +116,7 @@ class Strategy:
             "reasks": self.reasks,
             "constrained": self.constrained,
             "adapter": self.adapter,
+            **({"norepeat": True} if self.norepeat else {}),
         }
 
 
@@ -123,6 +127,7 @@ RUNGS: dict[str, Strategy] = {
     "repaired": Strategy("repaired", repair=True),
     "reask": Strategy("reask", repair=True, reasks=DEFAULT_REASKS),
     "constrained": Strategy("constrained", constrained=True),
+    "constrained+norepeat": Strategy("constrained+norepeat", constrained=True, norepeat=True),
 }
 
 

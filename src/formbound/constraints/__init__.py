@@ -43,6 +43,9 @@ class Constraint:
         dialect: The grammar dialect ``value`` is written in (see :data:`DIALECTS`); by default the kind's
             own, and ``"lark-llguidance"`` for Lark (the YAML and SQL grammars use llguidance-only
             operators). A backend or server that cannot take the dialect must refuse it visibly.
+        repetition_guard: Decoding option (opt-in, llguidance in process only): stop an array that
+            repeats its previous element exactly and a free string that repeats a token n-gram
+            (:mod:`formbound.models.repetition`). Not part of :attr:`key`: the grammar is the same.
     """
 
     kind: ConstraintKind
@@ -50,6 +53,7 @@ class Constraint:
     unenforced: tuple[str, ...] = field(default=())
     relaxed: bool = False
     dialect: str = ""
+    repetition_guard: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in _DEFAULT_DIALECT:

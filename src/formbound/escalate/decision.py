@@ -94,6 +94,8 @@ class RungNumbers:
         accuracy: Field accuracy (JSON/YAML) or whole-answer accuracy (SQL), over all items.
         correct: Whole-answer accuracy.
         truncated: Items cut off by the token limit.
+        forced_close: Items the budget guard closed near the token limit: valid answers (counted as such)
+            that the model did not finish by itself; the report says how many.
         missing_information: Wrong values of valid answers whose gold value is not in the input.
         behaviour: Wrong values of valid answers whose gold value is in the input.
         validity_interval: 95% Wilson interval of validity.
@@ -109,6 +111,7 @@ class RungNumbers:
     accuracy: float
     correct: float
     truncated: int = 0
+    forced_close: int = 0
     missing_information: int = 0
     behaviour: int = 0
     validity_interval: tuple[float, float] | None = None
@@ -136,6 +139,7 @@ def rung_numbers(metrics: Any) -> RungNumbers:
     accuracy = metrics.field_accuracy if metrics.field_accuracy is not None else correct
     causes = dict(metrics.wrong_causes or {})
     truncated = getattr(metrics, "truncated", None)
+    forced = getattr(metrics, "forced_close", None)
     per_field = dict(getattr(metrics, "per_field", None) or {})
     if metrics.field_accuracy is not None and per_field:
         leaves_ok = sum(r.k for r in per_field.values())
@@ -151,6 +155,7 @@ def rung_numbers(metrics: Any) -> RungNumbers:
         accuracy=float(accuracy or 0.0),
         correct=correct,
         truncated=int(truncated.k) if truncated is not None else 0,
+        forced_close=int(forced.k) if forced is not None else 0,
         missing_information=int(causes.get("missing_information", 0)),
         behaviour=int(causes.get("behaviour", 0)),
         validity_interval=proportion_interval(valid, n),

@@ -14,7 +14,7 @@ from formbound.errors import DependencyError
 if TYPE_CHECKING:
     from formbound.escalate.decision import Decision
 
-__all__ = ["markdown", "settle_advice", "summary", "write_decision"]
+__all__ = ["forced_notes", "markdown", "settle_advice", "summary", "write_decision"]
 
 _HEADS = {
     "cheap_rung": "a cheap rung meets the target",
@@ -37,10 +37,26 @@ def _num(x: float | None, fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
 
+def forced_notes(d: Decision) -> list[str]:
+    """One sentence per measured rung whose answers include forced closes.
+
+    A forced close is a valid answer (the rung counts it as valid) that the budget guard closed with the
+    shortest completion near the token limit: the model did not finish it by itself.
+    """
+    rungs = {**d.baseline, **(d.adapter or {})}
+    return [
+        f"`{name}`: {r['forced_close']} of {r['n']} answers were forced closed near the token limit "
+        "(counted as valid; the model did not finish them, accuracy counts what they hold)"
+        for name, r in rungs.items()
+        if r.get("forced_close")
+    ]
+
+
 def summary(d: Decision) -> str:
     """A few lines for a terminal: the outcome, the strategy, the reasons with tests and p-values."""
     lines = [f"decision: {_HEADS[d.outcome]}", f"recommended strategy: {d.recommended}"]
     lines += [f"- {r}" for r in d.reasons]
+    lines += [f"- {note}" for note in forced_notes(d)]
     if d.evidence.get("advice"):
         lines.append(f"to settle it: {d.evidence['advice']}")
     if d.cost and d.cost.get("budget"):
@@ -136,6 +152,9 @@ def markdown(d: Decision) -> str:
         "Accuracy is field accuracy over all items (an invalid answer scores nothing). Intervals: Wilson "
         "(scipy.stats.binomtest); a rung reaches a target only when the lower bound does.",
     ]
+    notes = forced_notes(d)
+    if notes:
+        lines += ["", "Forced closes:", "", *[f"- {note}." for note in notes]]
     if d.comparisons:
         lines += ["", "## Paired comparison (same test items)", "", *_comparison_rows(d.comparisons)]
     if d.failure_causes:

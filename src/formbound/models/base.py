@@ -35,7 +35,9 @@ class Generation:
             ``dropped`` (keywords a relaxed route removed), ``unenforced`` (keywords the backend ignores),
             ``retries`` and ``budget`` (set by ``generate_with_retry``), ``fallback`` (why a served model
             answered unconstrained), ``forced_close`` (True when the budget guard forced the shortest
-            completion near the token limit: the output is valid, but the model did not finish it).
+            completion near the token limit: the output is valid, but the model did not finish it),
+            ``repeats_blocked`` (with ``Constraint.repetition_guard``: candidates the repetition guard
+            forbade).
     """
 
     text: str

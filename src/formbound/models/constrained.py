@@ -104,10 +104,17 @@ class CompiledConstraint:
     closer: Closer | None = None
 
     def processor(
-        self, eos_token_ids: Iterable[int], max_new_tokens: int | None = None, *, greedy: bool = False
+        self,
+        eos_token_ids: Iterable[int],
+        max_new_tokens: int | None = None,
+        *,
+        greedy: bool = False,
+        repetition_guard: bool = False,
     ) -> GrammarLogitsProcessor:
         """A fresh logits processor (new matcher state) over this compiled grammar."""
-        return make_processor(self, eos_token_ids, max_new_tokens, greedy=greedy)
+        return make_processor(
+            self, eos_token_ids, max_new_tokens, greedy=greedy, repetition_guard=repetition_guard
+        )
 
 
 class GrammarCompiler:

@@ -17,16 +17,22 @@ the smallest values. It is an upper bound on the cost of closing, which is all t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
-__all__ = ["BudgetGuard", "Closer"]
+    #: One row of a token bitmask: int32 words, a torch tensor or a numpy array.
+    Words = torch.Tensor | np.ndarray
+
+__all__ = ["BudgetGuard", "Closer", "clear", "set_only", "top_allowed"]
 
 # "," before "0": after a number, closing or moving on is shorter than growing the number digit by digit
 _OUTSIDE = ("}", "]", ",", "0", "null", "false", "true", '""', "[]", "{}", '"', ":", " ", "1", "-", "a")
 _INSIDE = ('"', "a", "x", "0", "_", " ", "e")
+#: Tokens that end an array element and may close the array (used by the repetition guard).
+_ENDINGS = ('"', '"]', "]", "}", "}]", " ]", '" ]', "} ]", '"]}', "]}")
 #: Best-scored candidates checked per step in the margin before the plan must start.
 TOP_K = 4
 
@@ -63,7 +69,7 @@ class Closer:
         self.json_mode = json_mode
         self.max_steps = max_steps
         by_bytes: dict[bytes, int] = {}
-        wanted = {s.encode() for s in (*_OUTSIDE, *_INSIDE)}
+        wanted = {s.encode() for s in (*_OUTSIDE, *_INSIDE, *_ENDINGS)}
         for token in range(lltok.vocab_size):
             if lltok.is_special_token(token):
                 continue
@@ -72,6 +78,7 @@ class Closer:
                 by_bytes[data] = token
         self.outside = [by_bytes[s.encode()] for s in _OUTSIDE if s.encode() in by_bytes]
         self.inside = [by_bytes[s.encode()] for s in _INSIDE if s.encode() in by_bytes]
+        self.endings = [by_bytes[s.encode()] for s in _ENDINGS if s.encode() in by_bytes]
         self.eos = set(lltok.eos_tokens)
 
     def lex(self, state: tuple[bool, bool], tokens: Iterable[int]) -> tuple[bool, bool]:
@@ -126,13 +133,15 @@ def _first_allowed(mask: bytes, skip: set[int]) -> int | None:
     return None
 
 
-def _allowed(row: torch.Tensor, token: int) -> bool:
+def _allowed(row: Words, token: int) -> bool:
     word, bit = divmod(int(token), 32)
-    return word < row.numel() and bool(int(row[word]) >> bit & 1)
+    return word < len(row) and bool(int(row[word]) >> bit & 1)
 
 
-def set_only(row: torch.Tensor, tokens: Sequence[int]) -> bool:
+def set_only(row: Words, tokens: Sequence[int]) -> bool:
     """Make ``row`` (int32 words of a token bitmask) allow only those of ``tokens`` it allows now.
+
+    ``row`` is a 1-D torch tensor (the transformers route) or numpy array (the llama.cpp route).
 
     Returns:
         False (and ``row`` unchanged) when it allows none of them.
@@ -140,13 +149,21 @@ def set_only(row: torch.Tensor, tokens: Sequence[int]) -> bool:
     tokens = [t for t in tokens if _allowed(row, t)]
     if not tokens:
         return False
-    row.zero_()
+    row[:] = 0
     for token in tokens:
         word, bit = divmod(int(token), 32)
-        if word < row.numel():
+        if word < len(row):
             value = int(row[word]) & 0xFFFFFFFF | (1 << bit)
             row[word] = value - (1 << 32) if value >= 1 << 31 else value
     return True
+
+
+def clear(row: Words, token: int) -> None:
+    """Forbid ``token`` in ``row`` (int32 words of a token bitmask)."""
+    word, bit = divmod(int(token), 32)
+    if word < len(row):
+        value = int(row[word]) & 0xFFFFFFFF & ~(1 << bit)
+        row[word] = value - (1 << 32) if value >= 1 << 31 else value
 
 
 class BudgetGuard:
@@ -200,7 +217,7 @@ class BudgetGuard:
         if self.forced:
             self.forced.pop(0)
 
-    def restrict(self, row: torch.Tensor, scores: torch.Tensor) -> None:
+    def restrict(self, row: Words, scores: Any) -> None:
         """Narrow ``row`` (the grammar's bitmask for this step) so the output can close in budget."""
         r = self.remaining
         if self.forced is not None:
@@ -231,7 +248,7 @@ class BudgetGuard:
         closing = plan[:1] if plan else list(self.eos)
         if plan:
             self._checked[plan[0]] = plan[1:]
-        top = _top_allowed(row, scores, TOP_K)
+        top = top_allowed(row, scores, TOP_K)
         safe: list[int] = []
         for token in top:
             if token in closing or token in self.eos:
@@ -256,14 +273,26 @@ class BudgetGuard:
             self.forced_close = True  # the model's own choice was refused for the budget's sake
 
 
-def _allows_more(row: torch.Tensor, eos: Sequence[int]) -> bool:
+def _allows_more(row: Words, eos: Sequence[int]) -> bool:
     count = int(sum(bin(int(w) & 0xFFFFFFFF).count("1") for w in row.tolist()))
     return count > sum(1 for t in eos if (int(row[t // 32]) >> (t % 32)) & 1)
 
 
-def _top_allowed(row: torch.Tensor, scores: torch.Tensor, k: int) -> list[int]:
+def top_allowed(row: Words, scores: Any, k: int) -> list[int]:
+    """The ``k`` best-scored tokens ``row`` allows, best first (torch tensors or numpy arrays)."""
+    if type(scores).__module__.startswith("numpy"):
+        import numpy as np
+
+        as_bytes = np.ascontiguousarray(row).view(np.uint8)
+        allowed = np.unpackbits(as_bytes, bitorder="little", count=len(scores)).view(bool)  # zero-padded
+        masked = np.where(allowed, scores, -np.inf)
+        k = min(k, len(masked))
+        best = np.argpartition(masked, -k)[-k:]
+        best = best[np.argsort(-masked[best], kind="stable")]
+        return [int(i) for i in best if masked[i] != -np.inf]
     from formbound.models.masking import apply_bitmask
 
-    masked = apply_bitmask(scores.unsqueeze(0), row.unsqueeze(0))[0]
-    values, indices = masked.topk(min(k, masked.numel()))
+    words = cast("torch.Tensor", row)
+    masked_t = apply_bitmask(scores.unsqueeze(0), words.unsqueeze(0))[0]
+    values, indices = masked_t.topk(min(k, masked_t.numel()))
     return [int(i) for v, i in zip(values.tolist(), indices.tolist(), strict=True) if v != float("-inf")]

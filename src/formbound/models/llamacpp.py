@@ -8,7 +8,9 @@ or ``load(llama_cpp.Llama(...))`` for an instance you already have.
   already templated. A GGUF without a template gets ``"role: content"`` lines, like the transformers path.
 * Decoding: greedy at ``temperature == 0``; otherwise plain sampling (no top-k/top-p/min-p), seeded.
   Generation stops at any end-of-generation token of the vocabulary.
-* Constraints: llguidance masks per token (:mod:`formbound.models.llamacpp_constrained`).
+* Constraints: llguidance masks per token (:mod:`formbound.models.llamacpp_constrained`), with the
+  budget guard of the transformers route: the shortest valid completion is forced near
+  ``max_new_tokens`` (``extra["forced_close"]`` says so).
 * Batching: llama-cpp-python's ``Llama`` decodes one sequence, so a list of prompts runs one after the
   other. What makes that cheap is llama.cpp's KV cache: the prefix a prompt shares with the previous
   sequence (system prompt, few-shot examples, the conversation a re-ask extends) is not evaluated again.
@@ -151,14 +153,24 @@ class LlamaCppModel(Model):
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0:
             raise ConfigError(f"temperature must be >= 0, got {temperature}")
-        compiled = self.grammars.compile(constraint) if constraint is not None else None
+        compiled = self.grammars.compile(constraint, max_new_tokens) if constraint is not None else None
         results = []
         for prompt in prompts:
-            results.append(self._one(self.encode(prompt), compiled, max_new_tokens, temperature, seed))
+            repeat = constraint is not None and constraint.repetition_guard
+            results.append(
+                self._one(self.encode(prompt), compiled, max_new_tokens, temperature, seed, repeat=repeat)
+            )
         return results
 
     def _one(
-        self, tokens: list[int], compiled: Any, max_new_tokens: int, temperature: float, seed: int | None
+        self,
+        tokens: list[int],
+        compiled: Any,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int | None,
+        *,
+        repeat: bool = False,
     ) -> Generation:
         llama = self.llama
         n_ctx = llama.n_ctx()
@@ -168,7 +180,18 @@ class LlamaCppModel(Model):
                 "load the model with a larger n_ctx"
             )
         budget = min(max_new_tokens, n_ctx - len(tokens))
-        mask = compiled.mask(len(tokens), llama.n_vocab(), self.eos_tokens) if compiled is not None else None
+        mask = (
+            compiled.mask(
+                len(tokens),
+                llama.n_vocab(),
+                self.eos_tokens,
+                budget,
+                greedy=temperature == 0,
+                repetition_guard=repeat,
+            )
+            if compiled is not None
+            else None
+        )
         processors = self._llama_cpp.LogitsProcessorList([mask]) if mask is not None else None
         if seed is not None:
             llama.set_seed(seed)
@@ -194,6 +217,9 @@ class LlamaCppModel(Model):
             extra["compile_seconds"] = compiled.seconds
             if compiled.dropped:
                 extra["dropped"] = list(compiled.dropped)
+            extra["forced_close"] = bool(mask is not None and mask.forced_close)
+            if mask is not None and mask.repeat is not None:
+                extra["repeats_blocked"] = mask.repeat.blocked
         return Generation(
             text=llama.detokenize(text_ids).decode("utf-8", errors="replace"),
             prompt_tokens=len(tokens),

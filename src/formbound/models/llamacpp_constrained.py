@@ -11,6 +11,12 @@ Fallback chain (the same routes as the transformers path, llguidance only): the 
 dropped, then the top-level type alone (``"relaxed:llguidance"``). Post-validation of the output stays
 the caller's job: a relaxed grammar accepts more than the schema.
 
+With a token budget, the same budget guard as the transformers route runs here (one code path,
+:class:`~formbound.models.forced.BudgetGuard` over numpy words instead of torch ones): a JSON Schema's arrays
+are bounded for the budget bucket (:func:`~formbound.constraints.bounds.budget_schema`, grammars cached per
+``(constraint.key, bucket)``) and the shortest valid completion is forced near the limit; the mask then
+reports ``forced_close``.
+
 Where this meets :mod:`formbound.models.constrained`: both compile with ``llguidance.grammar_from`` and
 ``llguidance.LLMatcher`` and share :func:`~formbound.models.constrained.relax_schema`; only the tokenizer
 (GGUF vocabulary here, Hugging Face tokenizer there) and the mask kernel (numpy here, torch there)
@@ -28,8 +34,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from formbound.constraints.bounds import budget_bucket, budget_schema
 from formbound.errors import DependencyError, GenerationError
 from formbound.models.constrained import DEFAULT_WHITESPACE, RISKY_KEYWORDS, relax_schema
+from formbound.models.forced import BudgetGuard, Closer
+from formbound.models.repetition import RepeatGuard
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,29 +76,67 @@ class CompiledGrammar:
         dropped: Schema keywords a relaxed route removed (``("*lenient*",)`` for lenient mode without a
             list, ``("*all*",)`` when only the top-level type was kept).
         seconds: Compile time.
+        bucket: The token-budget bucket the grammar was bounded for (``None``: no budget bounds).
+        min_cost: Tokens of the cheapest complete answer (estimated; 1 when unknown).
+        closer: The closing-plan finder for forced completion.
     """
 
     route: str
     matcher: Any
     dropped: tuple[str, ...] = ()
     seconds: float = 0.0
+    bucket: int | None = None
+    min_cost: int = 1
+    closer: Closer | None = None
 
-    def mask(self, prompt_tokens: int, n_vocab: int, eos_tokens: Sequence[int]) -> LLGuidanceMask:
-        """A fresh logits processor for one generation whose prompt has ``prompt_tokens`` tokens."""
-        return LLGuidanceMask(self.matcher.deep_copy(), prompt_tokens, n_vocab, eos_tokens)
+    def mask(
+        self,
+        prompt_tokens: int,
+        n_vocab: int,
+        eos_tokens: Sequence[int],
+        budget: int | None = None,
+        *,
+        greedy: bool = False,
+        repetition_guard: bool = False,
+    ) -> LLGuidanceMask:
+        """A fresh logits processor for one generation whose prompt has ``prompt_tokens`` tokens.
+
+        With ``budget`` (the generation's token limit) and a closer, the mask forces the shortest
+        completion near the limit (:class:`~formbound.models.forced.BudgetGuard`); with
+        ``repetition_guard``, it cuts repeated elements and n-grams (:mod:`formbound.models.repetition`).
+        """
+        matcher = self.matcher.deep_copy()
+        guard = repeat = None
+        if budget is not None and self.closer is not None:
+            guard = BudgetGuard(self.closer, matcher, budget, eos_tokens, greedy=greedy)
+        if repetition_guard and self.closer is not None:
+            repeat = RepeatGuard(self.closer.lltok.decode_bytes, self.closer.endings)
+        return LLGuidanceMask(matcher, prompt_tokens, n_vocab, eos_tokens, guard=guard, repeat=repeat)
 
 
 class LLGuidanceMask:
     """A llama-cpp-python logits processor: ``(input_ids, logits) -> logits`` with forbidden tokens at -inf.
 
     ``input_ids`` holds the prompt followed by the tokens generated so far; the ones not yet seen are
-    fed to the matcher before the mask for the next token is computed.
+    fed to the matcher before the mask for the next token is computed. A ``guard`` (over the same matcher)
+    narrows the mask so the output closes within the budget; a ``repeat`` guard cuts loops before that.
     """
 
-    def __init__(self, matcher: Any, prompt_tokens: int, n_vocab: int, eos_tokens: Sequence[int]) -> None:
+    def __init__(
+        self,
+        matcher: Any,
+        prompt_tokens: int,
+        n_vocab: int,
+        eos_tokens: Sequence[int],
+        *,
+        guard: BudgetGuard | None = None,
+        repeat: RepeatGuard | None = None,
+    ) -> None:
         import numpy as np
 
         self.matcher = matcher
+        self.guard = guard
+        self.repeat = repeat
         self.eos_tokens = tuple(eos_tokens)
         self.prompt_tokens = prompt_tokens
         self.n_vocab = n_vocab
@@ -106,6 +153,15 @@ class LLGuidanceMask:
                     f"the llguidance matcher rejected token {int(token)}: {self.matcher.get_error()}"
                 )
             self.consumed += 1
+            if self.guard is not None:
+                self.guard.consumed(int(token))
+            if self.repeat is not None:
+                self.repeat.consumed(int(token))
+
+    @property
+    def forced_close(self) -> bool:
+        """The budget guard forced the shortest completion (the model did not close by itself)."""
+        return self.guard is not None and self.guard.forced_close
 
     def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         # llama-cpp-python calls this from a ctypes callback, which prints and swallows exceptions: an
@@ -118,6 +174,10 @@ class LLGuidanceMask:
                     self.feed(new.tolist())
                 words = self._words
                 self.matcher.unsafe_compute_mask_ptr(words.ctypes.data, words.nbytes)
+                if self.repeat is not None and (self.guard is None or self.guard.forced is None):
+                    self.repeat.restrict(words, logits)
+                if self.guard is not None:
+                    self.guard.restrict(words, logits)
                 bits = np.unpackbits(words.view(np.uint8), bitorder="little")
                 logits[bits[: len(logits)] == 0] = -np.inf
                 return logits
@@ -136,8 +196,10 @@ class LLGuidanceMask:
             raise GenerationError(f"masking a token failed: {self.error!r}") from self.error
 
     def complete(self) -> bool:
-        """True when the grammar accepts what was generated and allows nothing more."""
-        return bool(self.matcher.is_stopped() and not self.matcher.is_error())
+        """True when the grammar accepts what was generated and allows nothing more (or accepts it and
+        the budget guard closed it)."""
+        m = self.matcher
+        return bool(not m.is_error() and (m.is_stopped() or (self.forced_close and m.is_accepting())))
 
 
 class LlamaCppGrammars:
@@ -164,7 +226,8 @@ class LlamaCppGrammars:
         self.relax = relax
         self.tokenizer_seconds = 0.0
         self._tokenizer: Any = None
-        self._cache: dict[str, CompiledGrammar] = {}
+        self._cache: dict[tuple[str, int | None], CompiledGrammar] = {}
+        self._closers: dict[bool, Closer] = {}
         self._lock = threading.Lock()
 
     @property
@@ -175,31 +238,52 @@ class LlamaCppGrammars:
             self.tokenizer_seconds = time.perf_counter() - start
         return self._tokenizer
 
-    def compile(self, constraint: Constraint) -> CompiledGrammar:
+    def compile(self, constraint: Constraint, max_new_tokens: int | None = None) -> CompiledGrammar:
         """The compiled form of ``constraint``, from the cache or along the fallback chain.
+
+        Args:
+            constraint: What to compile.
+            max_new_tokens: The generation's token budget; a JSON Schema's arrays are then bounded for
+                its bucket (the forced completion itself is turned on per generation, by the mask).
 
         Raises:
             GenerationError: no route compiles it; the message lists every route tried and its error.
         """
+        bucket = budget_bucket(max_new_tokens) if constraint.kind == "json_schema" else None
+        key = (constraint.key, bucket)
         with self._lock:
-            hit = self._cache.get(constraint.key)
+            hit = self._cache.get(key)
             if hit is not None:
                 return hit
             start = time.perf_counter()
-            compiled = self._chain(constraint)
+            value, min_cost = constraint.value, 1
+            if bucket is not None:
+                value, min_cost = budget_schema(value, bucket, self.count_tokens)
+            compiled = self._chain(constraint, value)
+            compiled.closer = self._closer(constraint.kind == "json_schema")
+            compiled.bucket, compiled.min_cost = bucket, min_cost
             compiled.seconds = time.perf_counter() - start
-            self._cache[constraint.key] = compiled
+            self._cache[key] = compiled
             return compiled
 
-    def _chain(self, constraint: Constraint) -> CompiledGrammar:
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` under this vocabulary (no special tokens, no BOS)."""
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _closer(self, json_mode: bool) -> Closer:
+        if json_mode not in self._closers:
+            self._closers[json_mode] = Closer(self.tokenizer, json_mode=json_mode)
+        return self._closers[json_mode]
+
+    def _chain(self, constraint: Constraint, value: Any) -> CompiledGrammar:
         failures: list[str] = []
         prefix = "relaxed:" if constraint.relaxed else ""
         try:
-            return CompiledGrammar(prefix + "llguidance", self._matcher(constraint.kind, constraint.value))
+            return CompiledGrammar(prefix + "llguidance", self._matcher(constraint.kind, value))
         except GenerationError as exc:
             failures.append(f"llguidance: {exc}")
         if constraint.kind == "json_schema" and self.relax:
-            for dropped, schema in _relaxations(constraint.value):
+            for dropped, schema in _relaxations(value):
                 try:
                     return CompiledGrammar(
                         "relaxed:llguidance", self._matcher("json_schema", schema), dropped

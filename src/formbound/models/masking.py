@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from formbound.errors import GenerationError
 from formbound.models.forced import BudgetGuard, Closer
+from formbound.models.repetition import RepeatGuard
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +58,7 @@ class _Rows:
 
     words: int
     guards: list[BudgetGuard] | None = None
+    repeats: list[RepeatGuard] | None = None
 
     def fill(self, row: int, bitmask: torch.Tensor) -> None:
         raise NotImplementedError
@@ -72,13 +74,15 @@ class _Rows:
 class _LLGuidanceRows(_Rows):
     def __init__(
         self, template: Any, batch: int, vocab_size: int, budget: int | None, closer: Closer | None,
-        eos: Iterable[int], greedy: bool,
+        eos: Iterable[int], greedy: bool, repeat: tuple[Any, list[int]] | None = None,
     ) -> None:  # fmt: skip
         self.matchers = [template.deep_copy() for _ in range(batch)]
         self.words = (vocab_size + 31) // 32
         if budget is not None and closer is not None:
             eos = list(eos)
             self.guards = [BudgetGuard(closer, m, budget, eos, greedy=greedy) for m in self.matchers]
+        if repeat is not None:
+            self.repeats = [RepeatGuard(*repeat) for _ in range(batch)]
 
     def fill(self, row: int, bitmask: torch.Tensor) -> None:
         target = bitmask[row]
@@ -90,6 +94,8 @@ class _LLGuidanceRows(_Rows):
             raise GenerationError(f"the llguidance matcher rejected token {token}: {matcher.get_error()}")
         if self.guards is not None:
             self.guards[row].consumed(token)
+        if self.repeats is not None:
+            self.repeats[row].consumed(token)
 
     def complete(self, row: int) -> bool:
         matcher = self.matchers[row]
@@ -147,7 +153,8 @@ class GrammarLogitsProcessor:
 
     Rows whose last token is an end-of-sequence id are left alone from then on (transformers pads them).
     With a token budget and the llguidance backend, a :class:`~formbound.models.forced.BudgetGuard` per
-    row forces the shortest completion near the limit.
+    row forces the shortest completion near the limit; with ``repetition_guard`` (llguidance only), a
+    :class:`~formbound.models.repetition.RepeatGuard` per row cuts repeated elements and n-grams first.
     """
 
     def __init__(
@@ -157,9 +164,11 @@ class GrammarLogitsProcessor:
         max_new_tokens: int | None = None,
         *,
         greedy: bool = False,
+        repetition_guard: bool = False,
     ) -> None:
         self.compiled = compiled
         self.greedy = greedy
+        self.repetition_guard = repetition_guard
         self.eos_token_ids = frozenset(int(t) for t in eos_token_ids)
         self.max_new_tokens = max_new_tokens
         self.rows: _Rows | None = None
@@ -171,9 +180,13 @@ class GrammarLogitsProcessor:
         c = self.compiled
         if c.backend == "llguidance":
             closer = c.closer if self.max_new_tokens is not None else None
+            repeat = None
+            if self.repetition_guard and c.closer is not None:
+                repeat = (c.closer.lltok.decode_bytes, c.closer.endings)
             return _LLGuidanceRows(
-                c.artefact, batch, c.vocab_size, self.max_new_tokens, closer, self.eos_token_ids, self.greedy
-            )
+                c.artefact, batch, c.vocab_size, self.max_new_tokens, closer, self.eos_token_ids,
+                self.greedy, repeat,
+            )  # fmt: skip
         if c.backend == "outlines_core":
             return _OutlinesCoreRows(c.artefact, batch, c.vocab_size)
         return _XGrammarRows(c.artefact, batch, c.vocab_size)
@@ -190,10 +203,12 @@ class GrammarLogitsProcessor:
             self._advance(input_ids)
         assert self._bitmask is not None  # set together with rows
         skip = [row for row in range(batch) if self.ended[row]]
-        guards = self.rows.guards
+        guards, repeats = self.rows.guards, self.rows.repeats
         for row in range(batch):
             if not self.ended[row]:
                 self.rows.fill(row, self._bitmask)
+                if repeats is not None and (guards is None or guards[row].forced is None):
+                    repeats[row].restrict(self._bitmask[row], scores[row])
                 if guards is not None:
                     guards[row].restrict(self._bitmask[row], scores[row])
         self.steps += 1
@@ -216,6 +231,13 @@ class GrammarLogitsProcessor:
         if self.rows is None or self.rows.guards is None:
             return [False] * len(self.ended)
         return [g.forced_close for g in self.rows.guards]
+
+    @property
+    def repeats_blocked(self) -> list[int]:
+        """Per row: candidates the repetition guard forbade (zeros without the guard)."""
+        if self.rows is None or self.rows.repeats is None:
+            return [0] * len(self.ended)
+        return [r.blocked for r in self.rows.repeats]
 
     def finish(self, last_tokens: Sequence[int]) -> list[bool]:
         """Feed each row's final token and say, per row, whether the grammar was complete.
@@ -241,6 +263,7 @@ def make_processor(
     max_new_tokens: int | None = None,
     *,
     greedy: bool = False,
+    repetition_guard: bool = False,
 ) -> GrammarLogitsProcessor:
     """A fresh per-call processor for ``compiled`` (see the module docstring for the protocol).
 
@@ -249,5 +272,8 @@ def make_processor(
         eos_token_ids: Tokens that end a row.
         max_new_tokens: The token budget; with llguidance, turns on forced completion near the limit.
         greedy: Decoding is greedy (the budget guard then checks fewer candidates per step).
+        repetition_guard: Cut repeated array elements and string n-grams (llguidance only; opt-in).
     """
-    return GrammarLogitsProcessor(compiled, eos_token_ids, max_new_tokens, greedy=greedy)
+    return GrammarLogitsProcessor(
+        compiled, eos_token_ids, max_new_tokens, greedy=greedy, repetition_guard=repetition_guard
+    )

@@ -183,7 +183,13 @@ class TransformersModel(Model):
         encoded = [self._encode(p) for p in prompts]
         eos_ids = self._eos_ids()
         greedy = temperature == 0
-        processor = compiled.processor(eos_ids, max_new_tokens, greedy=greedy) if compiled else None
+        processor = (
+            compiled.processor(
+                eos_ids, max_new_tokens, greedy=greedy, repetition_guard=constraint.repetition_guard
+            )
+            if compiled is not None and constraint is not None
+            else None
+        )
         cache, reused, shared = self._take_cache(encoded)
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[] if not self.device.startswith("cuda") else None):
@@ -231,6 +237,8 @@ class TransformersModel(Model):
                 if compiled.unenforced:
                     extra["unenforced"] = list(compiled.unenforced)
                 extra["forced_close"] = bool(forced and forced[i])
+                if processor is not None and constraint is not None and constraint.repetition_guard:
+                    extra["repeats_blocked"] = processor.repeats_blocked[i]
             results.append(
                 Generation(
                     text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
