@@ -322,3 +322,15 @@ def test_retry_respects_max_budget_and_can_be_disabled() -> None:
     assert model.budgets == [4]
     with pytest.raises(ConfigError, match="budget_factor"):
         generate_with_retry(model, ["x"], budget_factor=1.0)
+
+
+def test_chat_messages_checks_every_message_before_any_model_sees_it() -> None:
+    from formbound.errors import ConfigError
+    from formbound.models.base import chat_messages
+
+    given = [{"role": "user", "content": "hi"}]
+    copied = chat_messages(given)
+    assert copied == given and copied[0] is not given[0]
+    for bad in ([{"role": "user"}], ["user: hi"], [{"content": "hi"}]):
+        with pytest.raises(ConfigError, match="needs 'role' and 'content'"):
+            chat_messages(bad)

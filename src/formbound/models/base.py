@@ -10,12 +10,28 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from formbound.constraints import Constraint
 
-__all__ = ["Generation", "Message", "Model", "Prompt"]
+__all__ = ["Generation", "Message", "Model", "Prompt", "chat_messages"]
 
 #: A chat message: {"role": "system"|"user"|"assistant", "content": str}.
 Message = dict[str, str]
 #: A prompt is either already-templated text or a list of chat messages (templated by the model).
 Prompt = str | Sequence[Message]
+
+
+def chat_messages(prompt: Sequence[Any]) -> list[dict[str, Any]]:
+    """Copies of ``prompt``'s chat messages, each checked for ``role`` and ``content``.
+
+    Raises:
+        ConfigError: a message is not a dict with both keys.
+    """
+    from formbound.errors import ConfigError
+
+    messages = []
+    for m in prompt:
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise ConfigError(f"a chat message needs 'role' and 'content', got {m!r}")
+        messages.append(dict(m))
+    return messages
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from formbound.errors import ConfigError, DependencyError
-from formbound.models.base import Prompt
+from formbound.models.base import Prompt, chat_messages
 
 __all__ = ["fix_special_tokens", "render_prompt", "require_torch", "resolve_device", "resolve_dtype"]
 
@@ -110,10 +110,7 @@ def render_prompt(tokenizer: Any, prompt: Prompt) -> tuple[str, bool]:
     """
     if isinstance(prompt, str):
         return prompt, False
-    messages = [dict(m) for m in prompt]
-    for m in messages:
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ConfigError(f"a chat message needs 'role' and 'content', got {m!r}")
+    messages = chat_messages(prompt)
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return str(text), True

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, DependencyError, GenerationError
-from formbound.models.base import Generation, Model, Prompt
+from formbound.models.base import Generation, Model, Prompt, chat_messages
 from formbound.models.constrained import DEFAULT_WHITESPACE
 from formbound.models.llamacpp_constrained import LlamaCppGrammars
 
@@ -119,10 +119,7 @@ class LlamaCppModel(Model):
         """The text the model sees for ``prompt``, and whether it was chat-templated."""
         if isinstance(prompt, str):
             return prompt, False
-        messages = [dict(m) for m in prompt]
-        for m in messages:
-            if not isinstance(m, dict) or "role" not in m or "content" not in m:
-                raise ConfigError(f"a chat message needs 'role' and 'content', got {m!r}")
+        messages = chat_messages(prompt)
         if self._template is not None:
             return str(self._template(messages=messages).prompt), True
         lines = [f"{m['role']}: {m['content']}" for m in messages]
