@@ -35,21 +35,32 @@ def _input_keys(field_name: str, info: Any) -> set[str]:
     return keys
 
 
+@functools.lru_cache(maxsize=512)
+def _field_map(model: type) -> tuple[dict[str, str], dict[str, tuple[type, ...]]]:
+    """Per model class, once: input key (name or alias) -> field name, and field -> nested models."""
+    fields = model.model_fields  # type: ignore[attr-defined]
+    known: dict[str, str] = {}
+    nested: dict[str, tuple[type, ...]] = {}
+    for name, info in fields.items():
+        for key in _input_keys(name, info):
+            known[key] = name
+        models = tuple(_models_in(info.annotation))
+        if models:
+            nested[name] = models
+    return known, nested
+
+
 def _dropped(model: type, data: Any, path: str = "") -> list[str]:
     """JSON pointers of input keys a lax model ignores (``extra="ignore"``), nested models included."""
     if not isinstance(data, dict) or model.model_config.get("extra", "ignore") != "ignore":  # type: ignore[attr-defined]
         return []
-    fields = model.model_fields  # type: ignore[attr-defined]
-    known: dict[str, str] = {}
-    for name, info in fields.items():
-        for key in _input_keys(name, info):
-            known[key] = name
+    known, nested_models = _field_map(model)
     out = [f"{path}/{k}" for k in data if k not in known]
     for key, sub in data.items():
         name = known.get(key)
         if name is None:
             continue
-        for nested in _models_in(fields[name].annotation):
+        for nested in nested_models.get(name, ()):
             items = sub if isinstance(sub, list) else [sub]
             for i, item in enumerate(items):
                 where = f"{path}/{key}" + (f"/{i}" if isinstance(sub, list) else "")
