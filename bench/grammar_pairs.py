@@ -13,7 +13,6 @@ Rerun: python bench/bench_grammar.py --routes llguidance,formbound --mutants 2 -
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from _common import percentile
@@ -47,7 +46,15 @@ def summary(path: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    before, after = summary(sys.argv[1]), summary(sys.argv[2])
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Paired before/after figures of two bench_grammar --details files."
+    )
+    parser.add_argument("before", help="--details JSONL of the run before")
+    parser.add_argument("after", help="--details JSONL of the run after")
+    args = parser.parse_args()
+    before, after = summary(args.before), summary(args.after)
     print("| measure | before | after |")
     print("|---|---|---|")
     for key in before:

@@ -22,9 +22,7 @@ SCRIPTS = sorted(p.name for p in BENCH.glob("*.py"))
 
 #: Scripts with a command line but no ``--help`` yet: name -> why. xfail(strict), so fixing one fails
 #: here until it is taken off the list.
-NO_HELP: dict[str, str] = {
-    "grammar_pairs.py": "reads sys.argv[1:3] by hand (no argparse)",
-}
+NO_HELP: dict[str, str] = {}
 CASES = [
     pytest.param(n, marks=pytest.mark.xfail(reason=NO_HELP[n], strict=True)) if n in NO_HELP else n
     for n in SCRIPTS
