@@ -10,12 +10,29 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from formbound.constraints import Constraint
 
-__all__ = ["Generation", "Message", "Model", "Prompt", "chat_messages"]
+__all__ = ["Generation", "Message", "Model", "Prompt", "chat_messages", "check_generate_args"]
 
 #: A chat message: {"role": "system"|"user"|"assistant", "content": str}.
 Message = dict[str, str]
 #: A prompt is either already-templated text or a list of chat messages (templated by the model).
 Prompt = str | Sequence[Message]
+
+
+def check_generate_args(prompts: Any, max_new_tokens: int, temperature: float) -> None:
+    """The argument checks every in-process ``Model.generate`` makes before any work.
+
+    Raises:
+        ConfigError: ``prompts`` is a single prompt instead of a list of prompts, ``max_new_tokens < 1``,
+            or ``temperature < 0``.
+    """
+    from formbound.errors import ConfigError
+
+    if isinstance(prompts, str) or (prompts and isinstance(prompts[0], dict)):
+        raise ConfigError("generate() takes a list of prompts; wrap a single prompt in a list")
+    if max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if temperature < 0:
+        raise ConfigError(f"temperature must be >= 0, got {temperature}")
 
 
 def chat_messages(prompt: Sequence[Any]) -> list[dict[str, Any]]:

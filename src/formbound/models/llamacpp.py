@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, DependencyError, GenerationError
-from formbound.models.base import Generation, Model, Prompt, chat_messages
+from formbound.models.base import Generation, Model, Prompt, chat_messages, check_generate_args
 from formbound.models.constrained import DEFAULT_WHITESPACE
 from formbound.models.llamacpp_constrained import LlamaCppGrammars
 
@@ -144,12 +144,7 @@ class LlamaCppModel(Model):
         seed: int | None = None,
     ) -> list[Generation]:
         """Generate one completion per prompt, one prompt after the other (see the module docstring)."""
-        if isinstance(prompts, str) or (prompts and isinstance(prompts[0], dict)):
-            raise ConfigError("generate() takes a list of prompts; wrap a single prompt in a list")
-        if max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature}")
+        check_generate_args(prompts, max_new_tokens, temperature)
         compiled = self.grammars.compile(constraint, max_new_tokens) if constraint is not None else None
         results = []
         for prompt in prompts:

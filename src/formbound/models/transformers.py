@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from formbound.errors import ConfigError, GenerationError
-from formbound.models.base import Generation, Model, Prompt
+from formbound.models.base import Generation, Model, Prompt, check_generate_args
 from formbound.models.constrained import DEFAULT_WHITESPACE, GrammarCompiler, backend_chain
 from formbound.models.hf_adapters import AdapterSet
 from formbound.models.hf_decode import decode
@@ -170,12 +170,7 @@ class TransformersModel(Model):
             temperature: 0 for greedy decoding, else the sampling temperature.
             seed: Seed for sampling (the global torch RNG state is restored afterwards).
         """
-        if isinstance(prompts, str) or (prompts and isinstance(prompts[0], dict)):
-            raise ConfigError("generate() takes a list of prompts; wrap a single prompt in a list")
-        if max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature}")
+        check_generate_args(prompts, max_new_tokens, temperature)
         if not prompts:
             return []
         torch = self._torch
