@@ -191,3 +191,20 @@ def test_a_failing_mask_step_stops_generation_and_raises() -> None:
     assert np.flatnonzero(np.isfinite(logits)).tolist() == [1, 3]  # only end-of-generation remains
     with pytest.raises(GenerationError, match="rejected token 42"):
         mask.raise_error()
+
+
+@pytest.mark.real_model
+def test_threads_default_to_every_usable_core() -> None:
+    # llama-cpp-python's own default decodes on half the cores (1.6x slower per token on 2 cores,
+    # BENCHMARKS.md §7b); formbound's loader uses all of them unless told otherwise.
+    pytest.importorskip("llama_cpp")
+    from formbound.models.llamacpp import default_threads
+
+    try:
+        model = load("llamacpp:default", n_ctx=256)
+        pinned = load("llamacpp:default", n_ctx=256, n_threads=1)
+    except DependencyError as exc:
+        pytest.skip(str(exc))
+    assert model.llama.context_params.n_threads == default_threads()
+    assert model.llama.context_params.n_threads_batch == default_threads()
+    assert pinned.llama.context_params.n_threads == 1

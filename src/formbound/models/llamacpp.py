@@ -261,7 +261,9 @@ def load_llamacpp(
         path: A ``.gguf`` file, or ``"default"``.
         name: A name for reports (default: the file name, ``"default"`` for the embedded model).
         n_ctx: Context size in tokens (prompt plus answer).
-        n_threads: CPU threads (llama-cpp-python's default when None).
+        n_threads: CPU threads for decoding and prefill (default: every core this process may use,
+            :func:`default_threads`; llama-cpp-python's own default decodes on half the cores, which
+            measured 1.6x slower per token on 2 cores, BENCHMARKS.md).
         n_gpu_layers: Layers to offload to a GPU build of llama.cpp (-1: all).
         whitespace_pattern, relax: See :class:`LlamaCppModel`.
         llama_options: Passed to ``llama_cpp.Llama``.
@@ -282,8 +284,9 @@ def load_llamacpp(
         if file.suffix.lower() != ".gguf" or not file.is_file():
             raise ConfigError(f"llamacpp: needs an existing .gguf file or 'default', got {text!r}")
     options: dict[str, Any] = {"n_ctx": n_ctx, "n_gpu_layers": n_gpu_layers, "verbose": False}
-    if n_threads is not None:
-        options["n_threads"] = n_threads
+    threads = n_threads if n_threads is not None else default_threads()
+    options["n_threads"] = threads
+    options.setdefault("n_threads_batch", threads)
     options.update(llama_options)
     try:
         llama = llama_cpp.Llama(model_path=str(file), **options)
