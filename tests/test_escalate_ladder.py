@@ -323,6 +323,25 @@ def test_fast_model_measures_the_cheap_rungs_only(task_set: Any, tmp_path: Path)
     assert not any(r.startswith("engines:") for r in d.reasons)
 
 
+def test_adapter_rungs_run_on_the_fast_model_when_it_can_switch_adapters(
+    task_set: Any, tmp_path: Path
+) -> None:
+    # llama.cpp converts the PEFT adapter to a LoRA GGUF (set_adapter): the adapter rungs then run on the
+    # engine that measured the cheap rungs, so the paired comparison is on one engine; training and the
+    # regression check stay on the main model.
+    harness = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
+    switched: list[Any] = []
+    fast = SimpleNamespace(
+        name="fast", info=lambda: {"source": "llamacpp:x.gguf"}, set_adapter=switched.append
+    )
+    d = _run(harness, task_set, tmp_path, fast_model=fast)
+    assert harness.models == [("fast", "raw"), ("fast", f"adapter:{tmp_path / 'run' / 'adapter'}")]
+    assert d.meta["adapter_rungs_model"] == "fast (llamacpp:x.gguf)"
+    engines = [r for r in d.reasons if r.startswith("engines:")]
+    assert engines and "cheap rungs and adapter rungs measured with `fast (llamacpp:x.gguf)`" in engines[0]
+    assert "on one engine" in engines[0]
+
+
 def test_tie_within_noise_is_insufficient_evidence_with_a_power_estimate(
     task_set: Any, tmp_path: Path
 ) -> None:

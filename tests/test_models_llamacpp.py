@@ -27,7 +27,6 @@ PERSON = {
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"adapter": "x"}, "adapters run on transformers"),
         ({"dtype": "float16"}, "do not apply to llama.cpp"),
         ({"backend": "outlines_core"}, "llguidance only"),
     ],

@@ -132,7 +132,7 @@ class Generator(Generic[T]):
             raise ConfigError(
                 f"strategy {self.strategy.name!r} switches on a LoRA adapter, but model "
                 f"{getattr(self.model, 'name', self.model)!r} cannot (no set_adapter); use a transformers "
-                "model, e.g. formbound.models.load('default')"
+                "or llama.cpp model, e.g. formbound.models.load('default')"
             )
         self.instruction = instruction
         self.examples: list[tuple[str, str]] = [(str(i), self._as_text(o)) for i, o in (examples or ())]

@@ -130,8 +130,9 @@ def resolve_fast_model(option: str, model: str) -> str | None:
     "--fast-model",
     default="auto",
     show_default=True,
-    help="Model for the cheap rungs (no adapters), e.g. llamacpp:default; 'none' measures them with "
-    "--model. auto: llamacpp:default when --model is default and llama-cpp-python is installed.",
+    help="Model for the cheap rungs, and for the adapter rungs when it can load LoRA adapters "
+    "(llama.cpp: the adapter is converted to a LoRA GGUF), e.g. llamacpp:default; 'none' measures them "
+    "with --model. auto: llamacpp:default when --model is default and llama-cpp-python is installed.",
 )
 @click.option("--on-regression", type=click.Choice(["reject", "flag"]), default="reject", show_default=True)
 @verbosity_options

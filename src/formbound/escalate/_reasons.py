@@ -79,10 +79,11 @@ def adapter_reasons(
     cheap: Sequence[RungNumbers],
     plain_adapter: RungNumbers,
     regression: Any,
-    engines: tuple[str, str] | None,
+    engines: tuple[str, str, str] | None,
 ) -> list[str]:
     """The adapter against the best cheap rung: the verdict, its tests, the unconstrained pair, the
-    regression check and, when the cheap rungs ran on another engine, which engines measured what."""
+    regression check and, when the cheap rungs ran on another engine, which engines measured what
+    (``engines``: cheap rungs, adapter rungs, training)."""
     out = [f"`{candidate.strategy}` vs `{best.strategy}`: {why}"]
     out += [
         c.sentence(candidate.strategy, best.strategy)
@@ -106,9 +107,17 @@ def adapter_reasons(
             f"overlap with base answers {regression.mean_overlap:.2f}"
         )
     if engines is not None:
-        out.append(
-            f"engines: cheap rungs measured with `{engines[0]}`; training, adapter rungs and the "
-            f"regression check with `{engines[1]}` — the paired differences include the engines' numeric "
-            "differences on the same weights"
-        )
+        cheap_engine, adapter_engine, main_engine = engines
+        if adapter_engine == cheap_engine:
+            out.append(
+                f"engines: cheap rungs and adapter rungs measured with `{cheap_engine}` (the adapter as a "
+                f"LoRA GGUF), so the paired comparison is on one engine; training and the regression "
+                f"check with `{main_engine}`"
+            )
+        else:
+            out.append(
+                f"engines: cheap rungs measured with `{cheap_engine}`; training, adapter rungs and the "
+                f"regression check with `{main_engine}` — the paired differences include the engines' "
+                "numeric differences on the same weights"
+            )
     return out

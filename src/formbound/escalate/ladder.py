@@ -156,6 +156,9 @@ def escalate(
     steps = steps if steps is not None else DefaultSteps()
     config = train_config if train_config is not None else default_train_config(seed)
     cheap_model = fast_model if fast_model is not None else model
+    # Adapter rungs run where the cheap rungs ran when that engine can switch LoRA adapters (llama.cpp
+    # converts the PEFT adapter to a LoRA GGUF): the paired comparison is then on one engine.
+    adapter_model = cheap_model if callable(getattr(cheap_model, "set_adapter", None)) else model
     task_set_path = None
     if isinstance(task_set, (str, os.PathLike)):
         from formbound.measure import load_task_set
@@ -169,6 +172,7 @@ def escalate(
     meta = {
         "model": getattr(model, "name", str(model)),
         "cheap_rungs_model": None if fast_model is None else _describe(fast_model),
+        "adapter_rungs_model": None if adapter_model is model else _describe(adapter_model),
         "task_set": task_set.name,
         "task_set_path": task_set_path,
         "spec_hash": task_set.spec.hash,
@@ -193,12 +197,13 @@ def escalate(
         return decision
 
     def measure(
-        names: list[str], folder: str, step: str, on: Any = model
+        names: list[str], folder: str, step: str, on: Any = None
     ) -> tuple[list[RungNumbers], dict[str, dict[str, Item]]]:
-        """The same harness for every rung, on the same test items; timed as ``step``."""
+        """The same harness for every rung, on the same test items; timed as ``step`` (adapter rungs,
+        on ``adapter_model``, unless ``on`` is given)."""
         t = time.perf_counter()
         report = steps.evaluate(
-            on,
+            on if on is not None else adapter_model,
             task_set,
             names,
             split="test",
@@ -319,7 +324,11 @@ def escalate(
         adapter_items.get(candidate.strategy, {}), items.get(best.strategy, {}), alpha=alpha, seed=seed
     )
     verdict, why, needed = judge_adapter(comparisons, accuracy_tolerance, sql=task_set.format == "sql")
-    engines = None if fast_model is None else (str(meta["cheap_rungs_model"]), _describe(model))
+    engines = (
+        None
+        if fast_model is None
+        else (str(meta["cheap_rungs_model"]), _describe(adapter_model), _describe(model))
+    )
     reasons += adapter_reasons(
         candidate, best, why, comparisons, numbers, adapter_numbers[0], regression, engines
     )

@@ -149,7 +149,7 @@ def evaluate(
     if uses_adapters and not callable(getattr(model, "set_adapter", None)):
         raise ConfigError(
             f"model {model.name!r} cannot switch LoRA adapters (no set_adapter); adapter strategies need a "
-            "transformers model, e.g. formbound.models.load('default')"
+            "transformers or llama.cpp model, e.g. formbound.models.load('default')"
         )
     limit_tokens = max_new_tokens or ts.max_new_tokens
     tasks = _select(ts, split, limit, seed)

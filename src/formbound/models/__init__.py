@@ -9,7 +9,8 @@
 * a ``.gguf`` file — transformers with ``gguf_file=``;
 * ``"llamacpp:PATH.gguf"`` (``"llamacpp:default"`` for the embedded GGUF), or a ``llama_cpp.Llama``
   instance — llama.cpp in process (:mod:`formbound.models.llamacpp`; options such as ``n_ctx=`` and
-  ``n_threads=`` go to ``llama_cpp.Llama``). LoRA adapters run on transformers, not here;
+  ``n_threads=`` go to ``llama_cpp.Llama``; ``adapter=`` takes a PEFT LoRA folder, converted once to a
+  llama.cpp LoRA GGUF, or a LoRA ``.gguf``). Training stays on transformers;
 * ``"openai:MODEL"`` — a server speaking the OpenAI API (:mod:`formbound.models.openai_compat`; ``MODEL``
   may be empty to take the server's first model; ``base_url=`` and the other options go to the server client;
   the API key is read from ``$OPENAI_API_KEY`` unless ``api_key=`` is given).
@@ -186,11 +187,6 @@ def identity(
 def _load_llamacpp(
     source: Any, *, adapter: Any, device: Any, dtype: Any, backend: str, **options: Any
 ) -> Model:
-    if adapter is not None:
-        raise ConfigError(
-            "LoRA adapters run on transformers, not llama.cpp: load the model folder or 'default' with "
-            "adapter=..., or merge the adapter into the weights and convert them to GGUF"
-        )
     if dtype is not None or device not in (None, "cpu"):
         raise ConfigError(
             "dtype and device do not apply to llama.cpp models (the GGUF file sets the weights' types); "
@@ -201,8 +197,12 @@ def _load_llamacpp(
     from formbound.models import llamacpp
 
     if isinstance(source, str):
-        return llamacpp.load_llamacpp(source.partition(":")[2], **options)
-    return llamacpp.LlamaCppModel(source, **options)
+        model = llamacpp.load_llamacpp(source.partition(":")[2], **options)
+    else:
+        model = llamacpp.LlamaCppModel(source, **options)
+    if adapter is not None:
+        model.set_adapter(adapter)  # a PEFT folder (converted to a LoRA GGUF) or a LoRA .gguf file
+    return model
 
 
 def _unknown(name: str) -> str:

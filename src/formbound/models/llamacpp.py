@@ -14,7 +14,9 @@ or ``load(llama_cpp.Llama(...))`` for an instance you already have.
 * Batching: llama-cpp-python's ``Llama`` decodes one sequence, so a list of prompts runs one after the
   other. What makes that cheap is llama.cpp's KV cache: the prefix a prompt shares with the previous
   sequence (system prompt, few-shot examples, the conversation a re-ask extends) is not evaluated again.
-* Adapters (LoRA) and training stay on transformers: this source has no ``set_adapter``.
+* Adapters (LoRA): :meth:`LlamaCppModel.set_adapter` takes a PEFT folder (converted once to a llama.cpp
+  LoRA GGUF beside its weights, :mod:`formbound.models.lora_gguf`) or a LoRA ``.gguf`` file, and applies
+  it to the context without reloading the model. Training stays on transformers/peft.
 """
 
 from __future__ import annotations
@@ -100,6 +102,50 @@ class LlamaCppModel(Model):
             llama, self.eos_tokens, whitespace_pattern=whitespace_pattern, relax=relax
         )
         self._template = self._chat_formatter()
+        self.adapter: str | None = None
+        self._adapters: dict[str, Any] = {}  # path -> llama_adapter_lora pointer, freed with the model
+
+    # ------------------------------------------------------------------ adapters
+    def set_adapter(self, path: str | os.PathLike[str] | None) -> None:
+        """Use the LoRA adapter at ``path`` from now on, or the base model for ``None``.
+
+        ``path`` is a PEFT adapter folder (converted to GGUF on first use) or a llama.cpp LoRA ``.gguf``.
+        Adapters are loaded once and kept; switching drops the KV cache (its states came from other
+        weights).
+
+        Raises:
+            ConfigError: not an adapter, or one this base model's architecture cannot take.
+            GenerationError: llama.cpp refuses the converted file (e.g. it was trained on another base).
+        """
+        key = None if path is None else os.fspath(path)
+        if key == self.adapter:
+            return
+        import ctypes
+
+        llama_cpp = self._llama_cpp
+        ctx = self.llama._ctx.ctx
+        if key is None:
+            status = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            pointer = self._adapters.get(key)
+            if pointer is None:
+                from formbound.models.lora_gguf import adapter_gguf
+
+                file = adapter_gguf(key, dict(getattr(self.llama, "metadata", None) or {}))
+                pointer = llama_cpp.llama_adapter_lora_init(self.llama.model, str(file).encode("utf-8"))
+                if not pointer:
+                    raise GenerationError(
+                        f"llama.cpp cannot load the LoRA adapter {str(file)!r} on {self.name!r} "
+                        "(trained on another base model?)"
+                    )
+                self._adapters[key] = pointer
+                self.llama._stack.callback(llama_cpp.llama_adapter_lora_free, pointer)
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(pointer)
+            status = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
+        if status != 0:
+            raise GenerationError(f"llama.cpp could not switch adapters on {self.name!r} (status {status})")
+        self.llama.reset()  # the cached prefix was computed with the other weights
+        self.adapter = key
 
     # ------------------------------------------------------------------ prompts
     def _chat_formatter(self) -> Any:
@@ -228,7 +274,7 @@ class LlamaCppModel(Model):
             "source": self.source,
             "device": "cpu" if not self._llama_cpp.llama_supports_gpu_offload() else "llama.cpp",
             "dtype": "gguf",
-            "adapter": None,
+            "adapter": self.adapter,
             "backends": ["llguidance"],
             "n_ctx": self.llama.n_ctx(),
             "n_threads": getattr(getattr(self.llama, "context_params", None), "n_threads", None),
