@@ -23,6 +23,7 @@ from typing import Any
 
 from formbound._util import versions
 from formbound.errors import ConfigError
+from formbound.escalate.answer_loss import answer_only_loss
 from formbound.escalate.cost import peak_memory_mb
 from formbound.escalate.dataset import file_sha256, load_records
 from formbound.escalate.publish import publish, read_run_file, work_dir, write_run_file
@@ -167,6 +168,8 @@ def _arguments(config: TrainConfig, work: Path, total: int) -> Any:
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
+        # batches of examples of similar length (seeded): less padding, same examples per pass
+        train_sampling_strategy="group_by_length",
         logging_strategy="steps",
         logging_steps=1,
         save_strategy="steps" if config.save_every else "no",
@@ -178,6 +181,23 @@ def _arguments(config: TrainConfig, work: Path, total: int) -> Any:
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
     )
+
+
+def _trainer_class(base: Any) -> Any:
+    class AnswerLossTrainer(base):
+        """``transformers.Trainer`` whose loss applies the vocabulary head to answer positions only
+        (:func:`~formbound.escalate.answer_loss.answer_only_loss`; the model's own loss otherwise)."""
+
+        def compute_loss(
+            self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            if not return_outputs:
+                loss = answer_only_loss(model, inputs)
+                if loss is not None:
+                    return loss
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    return AnswerLossTrainer
 
 
 def _step_callback(callback: Callable[[int, float], None] | None) -> Any:
@@ -284,7 +304,7 @@ def train_adapter(
         model.config.use_cache = False
         peft_model = peft.get_peft_model(model, config.lora_config(model))
         try:
-            trainer = transformers.Trainer(
+            trainer = _trainer_class(transformers.Trainer)(
                 model=peft_model,
                 args=args,
                 train_dataset=examples,
