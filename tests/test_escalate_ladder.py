@@ -303,7 +303,7 @@ class ModelRecordingHarness(FakeHarness):
 
 def test_fast_model_measures_the_cheap_rungs_only(task_set: Any, tmp_path: Path) -> None:
     from formbound.escalate import DefaultSteps, LadderSteps
-    from formbound.escalate.train_config import DEFAULT_MAX_STEPS, DEFAULT_STEPS_CAP
+    from formbound.escalate.train_config import default_train_config
 
     harness = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
     assert isinstance(harness, LadderSteps) and isinstance(DefaultSteps(), LadderSteps)
@@ -312,11 +312,13 @@ def test_fast_model_measures_the_cheap_rungs_only(task_set: Any, tmp_path: Path)
     assert harness.models == [("fast", "raw"), ("fake", f"adapter:{tmp_path / 'run' / 'adapter'}")]
     assert d.meta["cheap_rungs_model"] == "fast (llamacpp:x.gguf)"
     assert any(r.startswith("engines: cheap rungs measured with `fast (llamacpp:x.gguf)`") for r in d.reasons)
-    # no train_config: the ladder's own settings, seeded with the run's seed; one pass over the built
-    # dataset (it grew with synthetic records: the train split is small), within the default bounds
+    # no train_config: the ladder's own settings for the built dataset (it grew with synthetic records:
+    # the train split is small) and this machine, seeded with the run's seed
     records = json.loads((tmp_path / "run" / "dataset" / "train.card.json").read_text())["records"]
-    steps = min(DEFAULT_STEPS_CAP, max(DEFAULT_MAX_STEPS, -(-records // 8)))
-    assert [(c.max_steps, c.seed) for c in harness.configs] == [(steps, 3)]
+    want = default_train_config(3, records)
+    assert [(c.max_steps, c.batch_size, c.seed) for c in harness.configs] == [
+        (want.max_steps, want.batch_size, 3)
+    ]
     plain = ModelRecordingHarness(BASE, adapter=CLEAR_WIN)
     d = _run(plain, task_set, tmp_path / "plain")
     assert [m for m, _ in plain.models] == ["fake", "fake"] and d.meta["cheap_rungs_model"] is None

@@ -9,7 +9,7 @@ from typing import Any
 
 from formbound.errors import ConfigError, DependencyError
 
-__all__ = ["DEFAULT_MAX_STEPS", "DEFAULT_STEPS_CAP", "TrainConfig", "default_train_config"]
+__all__ = ["CPU_BATCH_SIZE", "DEFAULT_MAX_STEPS", "DEFAULT_STEPS_CAP", "TrainConfig", "default_train_config"]
 
 #: The LoRA settings :class:`TrainConfig` accepts as plain keywords (when no ``lora`` is given).
 LORA_DEFAULTS: dict[str, Any] = {
@@ -229,24 +229,53 @@ def _jsonable(value: Any) -> Any:
 #: (77 records, batch 8) reached loss 0.005 in 30 steps (3 epochs); about two epochs keep the answers
 #: and halve the main job's training time on CPU.
 DEFAULT_MAX_STEPS = 16
-#: Most steps the ladder takes by default: a larger (generated) dataset gets one pass over its records up
-#: to this many steps (64 steps of 8 = 512 records), so synthetic data is seen, not just sampled.
+#: Most steps the ladder takes by default on a GPU: a larger (generated) dataset gets one pass over its
+#: records up to this many steps (64 steps of 8 = 512 records), so synthetic data is seen, not just sampled.
 DEFAULT_STEPS_CAP = 64
 
 
-def default_train_config(seed: int = 0, records: int | None = None) -> TrainConfig:
+#: Examples per step of the ladder's default training on CPU (16 steps of 4: the main job's training in
+#: about 3 minutes on 2 cores, BENCHMARKS.md §5b; the adapter beat the constrained rung there).
+CPU_BATCH_SIZE = 4
+
+
+def default_train_config(
+    seed: int = 0, records: int | None = None, *, gpu: bool | None = None
+) -> TrainConfig:
     """The ladder's training settings: :class:`TrainConfig` defaults and a step count from the data.
 
-    ``DEFAULT_MAX_STEPS`` steps, or one pass over ``records`` examples when that takes more, at most
-    ``DEFAULT_STEPS_CAP`` steps.
+    On a GPU: ``DEFAULT_MAX_STEPS`` steps of 8, or one pass over ``records`` examples when that takes
+    more, at most ``DEFAULT_STEPS_CAP`` steps. On CPU (where a step of 8 SmolLM2-135M examples takes
+    about 20 s on 2 cores): ``DEFAULT_MAX_STEPS`` steps of ``CPU_BATCH_SIZE``, whatever the dataset's
+    size; pass a :class:`TrainConfig` (``--max-steps``, ``--batch-size``) to train longer.
 
-    >>> default_train_config(records=77).max_steps, default_train_config(records=400).max_steps
-    (16, 50)
-    >>> default_train_config(records=5000).max_steps
+    Args:
+        seed: Seeds the data order and the LoRA initialisation.
+        records: Records in the training set.
+        gpu: Train on a CUDA GPU (default: whether torch sees one).
+
+    >>> [default_train_config(records=n, gpu=True).max_steps for n in (77, 400)]
+    [16, 50]
+    >>> default_train_config(records=5000, gpu=True).max_steps
     64
+    >>> c = default_train_config(records=400, gpu=False)
+    >>> c.max_steps, c.batch_size
+    (16, 4)
     """
+    if gpu is None:
+        gpu = _cuda_available()
+    if not gpu:
+        return TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS, batch_size=CPU_BATCH_SIZE)
     config = TrainConfig(seed=seed, max_steps=DEFAULT_MAX_STEPS)
     if records:
         one_pass = -(-records // config.batch_size)
         config.max_steps = min(DEFAULT_STEPS_CAP, max(DEFAULT_MAX_STEPS, one_pass))
     return config
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
