@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from formbound.errors import ConfigError
+
 pytest.importorskip("peft")
 
 from formbound.escalate.regression import (
@@ -37,6 +39,26 @@ def test_perplexity_matches_the_mean_token_loss(tiny_tokenizer: Any) -> None:
         logits = model(input_ids=ids).logits[0, :-1]
     nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:])
     assert perplexity(model, tiny_tokenizer, [text]) == pytest.approx(math.exp(float(nll)), rel=1e-4)
+
+
+def test_batched_perplexity_equals_one_text_at_a_time(tiny_tokenizer: Any) -> None:
+    # Right padding with an attention mask: positions, attention and the tokens counted are those of
+    # each text scored alone, whatever the batch size.
+    from _tiny import tiny_model
+
+    model = tiny_model()
+    texts = [
+        "A short one.",
+        "The quick brown fox jumps over the lazy dog, twice, and then sits down.",
+        "Medium length text about nothing in particular.",
+        "x",  # one token: skipped, as before
+        "Another text that is somewhat longer than the short one but not the longest here.",
+    ]
+    alone = perplexity(model, tiny_tokenizer, texts, batch_size=1)
+    for size in (2, 3, 16):
+        assert perplexity(model, tiny_tokenizer, texts, batch_size=size) == pytest.approx(alone, rel=1e-5)
+    with pytest.raises(ConfigError, match="batch_size"):
+        perplexity(model, tiny_tokenizer, texts, batch_size=0)
 
 
 @pytest.fixture()
