@@ -75,6 +75,27 @@ def tiny_model(seed: int = 0) -> Any:
     return model
 
 
+def tiny_llama(tok: Any, seed: int = 11) -> Any:
+    """A 2-layer Llama (rotary positions, grouped KV heads: the default model's architecture) over ``tok``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
 def random_walk(grammar: str, *, n: int = 20, seed: int = 0, max_tokens: int = 200) -> list[tuple[str, bool]]:
     """Sample ``n`` texts from an llguidance grammar (``llguidance.LLMatcher.grammar_from_*``).
 

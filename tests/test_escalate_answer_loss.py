@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from _tiny import tiny_llama
 from _tiny import tiny_model as tiny_gpt2
 from formbound.escalate.answer_loss import answer_only_loss
 from formbound.escalate.training import collate, encode_example
@@ -16,18 +17,7 @@ transformers = pytest.importorskip("transformers")
 
 
 def _llama(tok: Any) -> Any:
-    torch.manual_seed(5)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tok.pad_token_id,
-    )
-    return transformers.LlamaForCausalLM(config)
+    return tiny_llama(tok, seed=5)
 
 
 def _batch(tok: Any) -> dict[str, Any]:

@@ -24,23 +24,9 @@ def _model(tiny_tokenizer: Any, hf: Any = None, *, reuse: bool = False) -> Any:
 
 def _tiny_llama(tiny_tokenizer: Any) -> Any:
     """A 2-layer Llama (rotary positions, grouped KV heads): the default model's architecture."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from _tiny import tiny_llama
 
-    torch.manual_seed(11)
-    config = LlamaConfig(
-        vocab_size=len(tiny_tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tiny_tokenizer.bos_token_id,
-        eos_token_id=tiny_tokenizer.eos_token_id,
-        pad_token_id=tiny_tokenizer.pad_token_id,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(tiny_tokenizer)
 
 
 def _prompts() -> list[Any]:
