@@ -99,6 +99,22 @@ def test_adapter_gguf_converts_once_and_again_when_the_weights_change(tmp_path: 
     assert not list(folder.glob(".*.tmp"))  # written atomically, nothing left behind
 
 
+def test_a_read_only_adapter_folder_converts_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    folder = tmp_path / "shipped"
+    _peft_folder(folder)
+    monkeypatch.setenv("FORMBOUND_CACHE", str(tmp_path / "cache"))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
+    out = adapter_gguf(folder, META)
+    assert out.parent == tmp_path / "cache" / "lora-gguf" and out.is_file()
+    assert not (folder / GGUF_NAME).exists()
+    assert adapter_gguf(folder, META) == out  # found again, not rebuilt
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from formbound._atomic import write_atomic
+from formbound._util import cache_root
 from formbound.errors import ConfigError, DependencyError
 
 __all__ = ["GGUF_NAME", "adapter_gguf", "convert_peft_lora", "permute_rows"]
@@ -64,7 +65,8 @@ def _check_architecture(architecture: str) -> None:
         )
 
 
-def _read_peft(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _peft_config(folder: Path) -> dict[str, Any]:
+    """The adapter's config, after checking the folder holds a LoRA adapter llama.cpp can apply."""
     config_file, weights_file = folder / "adapter_config.json", folder / "adapter_model.safetensors"
     if not config_file.is_file() or not weights_file.is_file():
         raise ConfigError(
@@ -72,7 +74,7 @@ def _read_peft(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "adapter_model.safetensors)"
         )
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config: dict[str, Any] = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {str(config_file)!r}: {exc}") from exc
     if config.get("peft_type", "LORA") != "LORA":
@@ -82,9 +84,7 @@ def _read_peft(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise ConfigError(f"{flag} adapters have no llama.cpp LoRA equivalent ({str(folder)!r})")
     if config.get("rank_pattern") or config.get("alpha_pattern"):
         raise ConfigError(f"per-module ranks or alphas are not converted ({str(folder)!r})")
-    from safetensors.numpy import load_file
-
-    return config, load_file(str(weights_file))
+    return config
 
 
 def convert_peft_lora(
@@ -119,7 +119,10 @@ def convert_peft_lora(
         ) from exc
     _check_architecture(architecture)
     source = Path(folder)
-    config, weights = _read_peft(source)
+    config = _peft_config(source)
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(source / "adapter_model.safetensors"))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_blocks)
     pairs: dict[str, dict[str, Any]] = {}
     for key, value in weights.items():
@@ -167,7 +170,8 @@ def _fingerprint(folder: Path) -> str:
 
 
 def adapter_gguf(folder: str | os.PathLike[str], metadata: dict[str, Any]) -> Path:
-    """The llama.cpp LoRA GGUF of a PEFT adapter folder, converted once and kept beside the weights.
+    """The llama.cpp LoRA GGUF of a PEFT adapter folder, converted once and kept beside the weights
+    (in ``$FORMBOUND_CACHE/lora-gguf/`` when the folder is read-only).
 
     ``metadata`` is the base GGUF's metadata (``llama_cpp.Llama.metadata``). The file is rebuilt when
     the adapter's weights or config change (a fingerprint is stored next to it). A ``.gguf`` path is
@@ -178,7 +182,7 @@ def adapter_gguf(folder: str | os.PathLike[str], metadata: dict[str, Any]) -> Pa
         if not path.is_file():
             raise ConfigError(f"no LoRA GGUF file at {str(path)!r}")
         return path
-    _read_peft(path)  # a clear error before anything else
+    _peft_config(path)  # a clear error before anything else
     arch = str(metadata.get("general.architecture", ""))
     _check_architecture(arch)
 
@@ -188,8 +192,11 @@ def adapter_gguf(folder: str | os.PathLike[str], metadata: dict[str, Any]) -> Pa
             raise ConfigError(f"the base GGUF's metadata lacks {arch}.{key}")
         return int(value)
 
-    out, stamp = path / GGUF_NAME, path / (GGUF_NAME + ".sha256")
     fingerprint = _fingerprint(path)
+    out, stamp = path / GGUF_NAME, path / (GGUF_NAME + ".sha256")
+    if not os.access(path, os.W_OK):  # a read-only adapter folder: convert into the cache instead
+        out = cache_root() / "lora-gguf" / f"{fingerprint}.gguf"
+        stamp = out.with_suffix(".gguf.sha256")
     if out.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
         return out
     heads = number("attention.head_count")
