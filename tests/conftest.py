@@ -67,3 +67,17 @@ def default_model() -> Any:
 
     torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster
     return load("default", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def llama_model() -> Any:
+    """The embedded default GGUF on llama.cpp (1 thread, 2048-token context), loaded once."""
+    pytest.importorskip("llama_cpp")
+    from formbound.models import load
+    from formbound.models.default import find_gguf
+
+    try:
+        find_gguf()
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    return load("llamacpp:default", n_threads=1, n_ctx=2048)

@@ -56,16 +56,7 @@ def test_other_objects_are_refused() -> None:
 
 
 # ------------------------------------------------------------------------------------ real model
-@pytest.fixture(scope="module")
-def llama_model() -> Any:
-    pytest.importorskip("llama_cpp")
-    from formbound.models.default import find_gguf
-
-    try:
-        find_gguf()
-    except ImportError as exc:
-        pytest.skip(str(exc))
-    return load("llamacpp:default", n_threads=1, n_ctx=2048)
+# llama_model: the embedded GGUF on llama.cpp (tests/conftest.py)
 
 
 @pytest.mark.real_model

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from formbound.constraints import Constraint
-from formbound.models import load
 
 pytest.importorskip("llguidance")
 np = pytest.importorskip("numpy")
@@ -123,17 +122,7 @@ def test_any_budget_at_or_above_the_minimal_cost_validates_on_llamacpp(
 
 
 # ------------------------------------------------------------------------------------ real model
-@pytest.fixture(scope="module")
-def llama_model() -> Any:
-    pytest.importorskip("llama_cpp")
-    from formbound.models.default import find_gguf
-
-    try:
-        find_gguf()
-    except ImportError as exc:
-        pytest.skip(str(exc))
-    return load("llamacpp:default", n_threads=1, n_ctx=2048)
-
+# llama_model: the embedded GGUF on llama.cpp (tests/conftest.py)
 
 ORDER = RUNAWAY["properties"]["items"]
 

@@ -191,7 +191,7 @@ def perplexity(model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: 
 
     Texts are scored ``batch_size`` at a time, right-padded with an attention mask, the padding left out
     of the loss: the same number as one text at a time (a test checks it), in far fewer forward passes
-    (the bundled set's 30 short paragraphs: 10.0 s → about 2 s per model on 2 CPU cores).
+    (the bundled set's 30 short paragraphs: 9.0 s → 4.1 s per model on 2 CPU cores, BENCHMARKS.md §5c).
     """
     import torch
 

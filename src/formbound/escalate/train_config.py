@@ -235,7 +235,7 @@ DEFAULT_STEPS_CAP = 64
 
 
 #: Examples per step of the ladder's default training on CPU (16 steps of 4: the main job's training in
-#: about 3 minutes on 2 cores, BENCHMARKS.md §5b; the adapter beat the constrained rung there).
+#: about 3 minutes on 2 cores; its adapter beat the constrained rung there, docs/escalate/contacts).
 CPU_BATCH_SIZE = 4
 
 
