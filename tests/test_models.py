@@ -268,6 +268,32 @@ def test_adapter_switching_without_reloading(tiny_model: Any, lora_dir: Path) ->
     assert tiny_model.info()["adapter"] == str(lora_dir.resolve())
 
 
+def test_merged_adapter_is_the_same_function_and_restores_the_base_bit_for_bit(
+    tiny_model: Any, lora_dir: Path
+) -> None:
+    import torch
+
+    ids = torch.tensor([[5, 17, 42, 8, 99, 3]])
+    tiny_model.set_adapter(None)
+    with tiny_model.merged_adapter() as hf:  # no adapter active: nothing to merge
+        assert hf is tiny_model.model
+    tiny_model.set_adapter(lora_dir)
+    base = {k: v.clone() for k, v in tiny_model.model.get_base_model().state_dict().items()}
+    with torch.no_grad():
+        unmerged = tiny_model.model(input_ids=ids).logits
+        with tiny_model.merged_adapter() as hf:
+            merged = hf(input_ids=ids).logits
+            changed = [k for k, v in hf.get_base_model().state_dict().items() if not torch.equal(v, base[k])]
+            texts = [g.text for g in tiny_model.generate(["name: Ada"], max_new_tokens=6)]
+        after = tiny_model.model(input_ids=ids).logits
+    assert changed  # the adapter's update really was in the weights
+    assert torch.allclose(merged, unmerged, atol=1e-4)
+    assert all(torch.equal(v, base[k]) for k, v in tiny_model.model.get_base_model().state_dict().items())
+    assert torch.equal(after, unmerged)
+    assert texts == [g.text for g in tiny_model.generate(["name: Ada"], max_new_tokens=6)]
+    tiny_model.set_adapter(None)
+
+
 def test_adapter_option_at_load(tiny_model_dir: Path, lora_dir: Path) -> None:
     model = load(tiny_model_dir, device="cpu", adapter=lora_dir)
     assert model.info()["adapter"] == str(lora_dir.resolve())

@@ -54,6 +54,41 @@ class AdapterSet:
         self.active = key
         return model
 
+    def merged(self, model: Any) -> Any:
+        """A context manager running ``model`` with the active adapter merged into the base weights.
+
+        The same function up to float rounding, without the adapter's two extra matmuls per adapted
+        layer, which peft runs unmerged and in Python (210 layers for SmolLM2 all-linear). On exit the
+        adapter is unmerged and the base weights are restored from a copy, bit for bit (unmerging alone
+        subtracts the update again, which leaves rounding residue). Nothing happens without an active
+        adapter. Measured on the main job's regression check (SmolLM2-135M, 2 CPU cores, two rounds
+        interleaved): 33.9 / 37.3 s unmerged, 32.9 / 34.6 s merged, with identical perplexities.
+        """
+
+        @contextlib.contextmanager
+        def context() -> Any:
+            if self.active is None:
+                yield model
+                return
+            import torch
+
+            saved = {
+                name: module.base_layer.weight.detach().clone()
+                for name, module in model.named_modules()
+                if hasattr(module, "merge") and hasattr(getattr(module, "base_layer", None), "weight")
+            }
+            model.merge_adapter([self._names[self.active]])
+            try:
+                yield model
+            finally:
+                model.unmerge_adapter()
+                with torch.no_grad():
+                    for name, module in model.named_modules():
+                        if name in saved:
+                            module.base_layer.weight.copy_(saved[name])
+
+        return context()
+
     def context(self, model: Any) -> Any:
         """A context manager running ``model`` as configured: with every adapter off when none is active."""
         if self._names and self.active is None:
