@@ -55,3 +55,41 @@ def test_promoted_adapter_is_deployed(tmp_path: Path) -> None:
     assert gen.strategy.adapter == str(tmp_path / "run" / deploy["adapter"])
     assert Path(gen.strategy.adapter).resolve() == Path(d.adapter_path).resolve()
     assert gen.strategy.constrained and gen.instruction == "Extract as JSON."
+
+
+def test_the_engine_that_measured_the_winner_is_deployed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the cheap and adapter rungs ran on llama.cpp: from_run serves the adapter there, not on transformers
+    import importlib.util
+
+    from tests.test_escalate_ladder import people_task_set
+
+    from formbound.deployment import read_deploy
+
+    task_set = people_task_set()
+    harness = FakeHarness(BASE, adapter=CLEAR_WIN)
+    fast = FakeModel()
+    fast.load_name = "llamacpp:default"  # type: ignore[attr-defined]
+    d = _run(harness, task_set, tmp_path, fast_model=fast)
+    assert d.outcome == "adapter_promoted"
+    deploy = json.loads((tmp_path / "run" / "decision.json").read_text())["deploy"]
+    assert (deploy["model"], deploy["engine"]) == ("fake", "llamacpp:default")
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else real(name, *a)
+    )
+    assert read_deploy(tmp_path / "run")[0] == "llamacpp:default"
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a)
+    )
+    with pytest.warns(UserWarning, match="measured on 'llamacpp:default'.*serving it on 'fake'"):
+        assert read_deploy(tmp_path / "run")[0] == "fake"
+
+
+def test_no_engine_is_recorded_when_the_model_itself_measured(tmp_path: Path) -> None:
+    from tests.test_escalate_ladder import people_task_set
+
+    d = _run(FakeHarness(BASE, adapter=CLEAR_WIN), people_task_set(), tmp_path)
+    assert d.deploy is not None and d.deploy["engine"] is None

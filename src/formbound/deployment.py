@@ -7,8 +7,10 @@ still works.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,24 @@ def read_deploy(run_dir: str | os.PathLike[str]) -> tuple[Any, Spec, dict[str, A
         "max_new_tokens": deploy.get("max_new_tokens"),
         "seed": deploy.get("seed"),
     }
-    return deploy.get("model", "default"), spec, options
+    return _serving_model(deploy, path), spec, options
+
+
+def _serving_model(deploy: dict[str, Any], path: Path) -> Any:
+    """The engine the recommended strategy was measured on when it loads here, else the model."""
+    model = deploy.get("model", "default")
+    engine = deploy.get("engine")
+    if not isinstance(engine, str) or not engine:
+        return model
+    if not engine.startswith("llamacpp:") or importlib.util.find_spec("llama_cpp") is not None:
+        return engine
+    warnings.warn(
+        f"{str(path)!r}: the recommended strategy was measured on {engine!r}, and llama-cpp-python is not "
+        f"installed here (pip install 'formbound[llamacpp]'); serving it on {model!r} instead: the same "
+        "weights, with another engine's numerics, so its answers can differ from the measured ones",
+        stacklevel=3,
+    )
+    return model
 
 
 def deploy_record(
@@ -74,11 +93,13 @@ def deploy_record(
     seed: int | None = None,
     max_new_tokens: int | None = None,
     task_set: Path | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """What :meth:`Generator.from_run` needs, stored in ``decision.json`` under ``"deploy"``.
 
     The spec and the prompt are stored whole; files (the adapter, a spec's schema or database) are named
-    relative to ``run_dir`` where possible.
+    relative to ``run_dir`` where possible. ``engine`` names the model the recommended strategy was
+    measured on when that is not ``model`` (``"llamacpp:default"``: the same weights through llama.cpp).
     """
     description = _portable_spec(run_dir, spec.describe())
     return {
@@ -92,6 +113,7 @@ def deploy_record(
         "seed": seed,
         "max_new_tokens": max_new_tokens,
         "task_set": _portable(run_dir, task_set) if task_set is not None else None,
+        "engine": engine,
     }
 
 

@@ -317,8 +317,11 @@ class Generator(Generic[T]):
         """The generator ``formbound escalate`` recommended in ``run_dir`` (read from ``decision.json``).
 
         Rebuilds the model (unless ``model`` is given), the adapter, the spec, the prompt (instruction and
-        few-shot examples) and the strategy. The decision records the spec and the prompt themselves and
-        names files relative to the run folder, so a copied run folder still works.
+        few-shot examples) and the strategy. The model is the engine the recommended strategy was measured
+        on: ``llamacpp:default`` when the run measured its rungs through llama.cpp (with a warning, and the
+        same weights on transformers, when llama-cpp-python is not installed). The decision records the
+        spec and the prompt themselves and names files relative to the run folder, so a copied run folder
+        still works.
 
         Args:
             run_dir: The ``--out`` folder of ``formbound escalate``.

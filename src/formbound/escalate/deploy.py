@@ -21,7 +21,7 @@ __all__ = ["deploy_for", "measured_examples"]
 
 
 def deploy_for(
-    decision: Decision, model: Any, task_set: TaskSet, out_dir: Path, *, seed: int
+    decision: Decision, model: Any, task_set: TaskSet, out_dir: Path, *, seed: int, engine: Any = None
 ) -> dict[str, Any]:
     """The ``"deploy"`` record of ``decision`` (see :func:`formbound.deployment.deploy_record`).
 
@@ -32,6 +32,9 @@ def deploy_for(
         task_set: The task set measured (its spec, instruction, token limit and train split).
         out_dir: The run folder; files are named relative to it.
         seed: The ladder's seed (it chose the few-shot examples).
+        engine: The model that measured the recommended strategy when it is not ``model`` (the cheap or
+            adapter rungs on ``llamacpp:default``); recorded by its ``load_name`` so that
+            ``Generator.from_run`` serves the strategy on the engine it was measured on.
     """
     strategy = parse_strategy(decision.recommended)
     # The few-shot choice depends on the most shots among the rungs measured in the same call.
@@ -53,6 +56,7 @@ def deploy_for(
         seed=seed,
         max_new_tokens=task_set.max_new_tokens,
         task_set=task_set.path,
+        engine=None if engine is None or engine is model else getattr(engine, "load_name", None),
     )
 
 

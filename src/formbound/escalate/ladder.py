@@ -61,6 +61,7 @@ from formbound.escalate.render import settle_advice, write_decision
 from formbound.escalate.sources import DataSources
 from formbound.escalate.stats import DEFAULT_ALPHA
 from formbound.escalate.train_config import default_train_config
+from formbound.strategies import parse_strategy
 
 __all__ = [
     "ADAPTER_PROMPT",
@@ -192,7 +193,8 @@ def escalate(
         decision.seconds = dict(seconds)
         decision.meta = meta
         decision.evidence = {**evidence, **decision.evidence}
-        decision.deploy = deploy_for(decision, model, task_set, out, seed=seed)
+        measured_on = adapter_model if parse_strategy(decision.recommended).adapter else cheap_model
+        decision.deploy = deploy_for(decision, model, task_set, out, seed=seed, engine=measured_on)
         write_decision(decision, out)
         return decision
 

@@ -198,6 +198,7 @@ def _load_llamacpp(
 
     if isinstance(source, str):
         model = llamacpp.load_llamacpp(source.partition(":")[2], **options)
+        model.load_name = source  # what the deploy record names when this engine measured the winner
     else:
         model = llamacpp.LlamaCppModel(source, **options)
     if adapter is not None:

@@ -83,6 +83,8 @@ class LlamaCppModel(Model):
         grammars: The :class:`~formbound.models.llamacpp_constrained.LlamaCppGrammars` cache.
         eos_tokens: Ids that end generation (the vocabulary's end-of-generation tokens).
         states: The :class:`~formbound.models.llamacpp_states.SequenceStates` store.
+        load_name: The name :func:`formbound.models.load` loads this model by again
+            (``"llamacpp:default"``, ``"llamacpp:PATH.gguf"``), or None for an instance it was handed.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class LlamaCppModel(Model):
         )
         self._template = self._chat_formatter()
         self.states = SequenceStates(llama, state_bytes)
+        self.load_name: str | None = None
         self.adapter: str | None = None
         self._adapters: dict[str, Any] = {}  # path -> llama_adapter_lora pointer, freed with the model
 
