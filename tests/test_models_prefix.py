@@ -86,6 +86,9 @@ def test_a_batch_prefills_its_shared_prefix_once(tiny_tokenizer: Any, constraint
     ]
     shared = got[0].extra["prefix_tokens"]
     assert shared >= 40 and all(g.extra["prefix_tokens"] == shared for g in got)
+    # the prefix cache counted the shared prefix it prefilled once, and nothing past it
+    assert reusing.prefix is not None
+    assert (reusing.prefix.prefilled_tokens, reusing.prefix.reused_tokens) == (shared, 0)
     assert all("prefix_tokens" not in g.extra for g in plain.generate(prompts, max_new_tokens=2))
     (again,) = reusing.generate([_conversation("name: Bob")], constraint=constraint, max_new_tokens=10)
     assert again.extra["prefix_tokens"] >= shared  # kept for the next call

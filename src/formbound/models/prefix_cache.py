@@ -77,13 +77,16 @@ class PrefixCache:
         """Forget the stored sequence (e.g. when the weights or the adapter change)."""
         self.key, self._ids, self._cache = None, [], None
 
-    def take(self, prompt_ids: Sequence[int], key: Any = None) -> tuple[Any, int]:
+    def take(self, prompt_ids: Sequence[int], key: Any = None, *, continued: bool = False) -> tuple[Any, int]:
         """A cache for generating after ``prompt_ids``, and how many of its tokens were reused.
 
         Args:
             prompt_ids: The next prompt's token ids.
             key: What else the cached states depend on (e.g. the active adapter); a different key
                 starts afresh.
+            continued: ``prompt_ids`` is a prefix that longer prompts continue (a batch's shared prefix),
+                so all of it may come from the cache; otherwise its last token is always prefilled
+                (``generate`` needs its logits).
 
         Returns:
             ``(cache, reused)``: pass ``cache`` to ``generate`` (it is extended in place); ``reused`` is
@@ -91,8 +94,9 @@ class PrefixCache:
         """
         reused = 0
         if self._cache is not None and key == self.key:
-            # At least one prompt token must be left to prefill: generate needs logits for it.
-            shared = min(common_prefix(self._ids, prompt_ids), len(prompt_ids) - 1)
+            shared = common_prefix(self._ids, prompt_ids)
+            if not continued:  # one prompt token must be left to prefill: generate needs logits for it
+                shared = min(shared, len(prompt_ids) - 1)
             if shared >= self.min_tokens:
                 extra = self._cache.get_seq_length() - shared
                 if extra > 0:

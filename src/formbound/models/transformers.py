@@ -301,7 +301,7 @@ class TransformersModel(Model):
         shared = min(shared, min(len(e) for e in encoded) - 1)  # every row prefills one token at least
         if shared < self.prefix.min_tokens:
             return new_cache(getattr(self.model, "config", None)), 0, 0
-        cache, reused = self.prefix.take([*encoded[0][:shared], -1], key=key)  # -1: a token past it
+        cache, reused = self.prefix.take(encoded[0][:shared], key=key, continued=True)
         return cache, reused, shared
 
     def _encode(self, prompt: Prompt) -> list[int]:
