@@ -12,6 +12,7 @@ import formbound.models
 from formbound.cli import main
 from formbound.errors import ConfigError
 from formbound.escalate.ladder import Decision
+from formbound.escalate.train_config import cuda_available
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +84,8 @@ def test_options_reach_the_ladder_and_the_decision_is_printed(
     )
     cfg = call["train_config"]
     assert (cfg.epochs, cfg.learning_rate, cfg.r, cfg.lora_alpha) == (2.0, 0.002, 8, 16)
+    if not cuda_available():  # the flags changed what they name; the CPU defaults kept the rest
+        assert (cfg.batch_size, cfg.lora_dropout, cfg.max_steps) == (4, 0.0, None)
     assert call["command"].startswith("formbound ")  # the command line is recorded in the decision
 
 

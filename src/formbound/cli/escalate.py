@@ -12,7 +12,35 @@ from formbound.cli._common import check_run_flags, configure_logging, translate_
 from formbound.cli._model_options import load_model, model_options
 from formbound.errors import FormboundError
 
-__all__ = ["escalate_cmd", "resolve_fast_model"]
+__all__ = ["cpu_training_defaults", "escalate_cmd", "resolve_fast_model"]
+
+
+def cpu_training_defaults(given: dict[str, Any], *, gpu: bool | None = None) -> dict[str, Any]:
+    """The ladder's CPU training defaults that training flags (``given``) leave in place.
+
+    Without a GPU the ladder trains 16 steps of 4 without LoRA dropout
+    (:func:`~formbound.escalate.train_config.default_train_config`); ``--max-steps 32`` then means 32
+    such steps, not 32 steps of :class:`TrainConfig`'s batch of 8. ``--epochs`` replaces the step count.
+    On a GPU nothing is kept (the ladder sizes its default from the dataset, which flags replace).
+
+    >>> cpu_training_defaults({"max_steps": 32}, gpu=False)
+    {'batch_size': 4, 'lora_dropout': 0.0}
+    >>> cpu_training_defaults({"epochs": 2.0}, gpu=False)
+    {'batch_size': 4, 'lora_dropout': 0.0}
+    >>> cpu_training_defaults({"learning_rate": 0.002}, gpu=False)["max_steps"]
+    16
+    >>> cpu_training_defaults({"max_steps": 32}, gpu=True)
+    {}
+    """
+    from formbound.escalate.train_config import cuda_available, default_train_config
+
+    if cuda_available() if gpu is None else gpu:
+        return {}
+    default = default_train_config(gpu=False)
+    kept: dict[str, Any] = {"batch_size": default.batch_size, "lora_dropout": default.lora_dropout}
+    if "max_steps" not in given and "epochs" not in given:
+        kept["max_steps"] = default.max_steps
+    return {k: v for k, v in kept.items() if k not in given}
 
 
 def resolve_fast_model(option: str, model: str) -> str | None:
@@ -114,6 +142,14 @@ def resolve_fast_model(option: str, model: str) -> str | None:
 @click.option("--rank", type=click.IntRange(min=1), default=None, help="LoRA rank.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Examples per optimizer step.")
 @click.option(
+    "--lora-dropout",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="Dropout on the LoRA input. Training flags change the ladder's default settings (on CPU: 16 "
+    "steps of 4 without dropout; on a GPU: one pass over the data, batch 8, dropout 0.05), and only "
+    "what they name.",
+)
+@click.option(
     "--teacher",
     default=None,
     metavar="MODEL",
@@ -157,6 +193,7 @@ def escalate_cmd(
     learning_rate: float | None,
     rank: int | None,
     batch_size: int | None,
+    lora_dropout: float | None,
     fast_model: str,
     on_regression: str,
     teacher: str | None,
@@ -192,10 +229,11 @@ def escalate_cmd(
         "learning_rate": learning_rate,
         "r": rank,
         "batch_size": batch_size,
+        "lora_dropout": lora_dropout,
     }
     try:
         given = {k: v for k, v in overrides.items() if v is not None}
-        config = TrainConfig(seed=seed, **given) if given else None
+        config = TrainConfig(seed=seed, **{**cpu_training_defaults(given), **given}) if given else None
         if config is not None and rank is not None:
             config.lora_alpha = 2 * rank
         if rebase_model is not None:

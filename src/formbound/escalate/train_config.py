@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_STEPS",
     "DEFAULT_STEPS_CAP",
     "TrainConfig",
+    "cuda_available",
     "default_train_config",
 ]
 
@@ -245,10 +246,10 @@ DEFAULT_STEPS_CAP = 64
 #: about 3 minutes on 2 cores; its adapter beat the constrained rung there, docs/escalate/contacts).
 CPU_BATCH_SIZE = 4
 #: LoRA dropout of the ladder's default training on CPU. Dropout on the input of 210 adapted layers drew
-#: about 111 M random numbers per step of 4 examples: 9.64 -> 8.14 s per step without it (SmolLM2-135M,
-#: 2 cores, three interleaved rounds; BENCHMARKS.md 5d). 16 steps of 4 see 64 of the main job's 377
-#: records once, so there is no repeated data for dropout to regularise against; on a GPU, which makes
-#: passes over the data, it stays at TrainConfig's default (0.05).
+#: about 111 M random numbers per step of 4 examples: 9.42 -> 8.09 s per step without it (SmolLM2-135M,
+#: 2 cores, three interleaved rounds, bench/bench_lora_dropout.py; BENCHMARKS.md 5d). 16 steps of 4 see
+#: 64 of the main job's 377 records once, so there is no repeated data for dropout to regularise against;
+#: on a GPU, which makes passes over the data, it stays at TrainConfig's default (0.05).
 CPU_LORA_DROPOUT = 0.0
 
 
@@ -277,7 +278,7 @@ def default_train_config(
     (16, 4, 0.0)
     """
     if gpu is None:
-        gpu = _cuda_available()
+        gpu = cuda_available()
     if not gpu:
         return TrainConfig(
             seed=seed, max_steps=DEFAULT_MAX_STEPS, batch_size=CPU_BATCH_SIZE, lora_dropout=CPU_LORA_DROPOUT
@@ -289,7 +290,8 @@ def default_train_config(
     return config
 
 
-def _cuda_available() -> bool:
+def cuda_available() -> bool:
+    """Whether torch is installed and sees a CUDA GPU."""
     try:
         import torch
     except ImportError:
