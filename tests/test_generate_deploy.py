@@ -93,3 +93,13 @@ def test_no_engine_is_recorded_when_the_model_itself_measured(tmp_path: Path) ->
 
     d = _run(FakeHarness(BASE, adapter=CLEAR_WIN), people_task_set(), tmp_path)
     assert d.deploy is not None and d.deploy["engine"] is None
+
+
+def test_a_model_loaded_by_a_name_is_deployed_by_that_name(tmp_path: Path) -> None:
+    # --model llamacpp:default: from_run must load llama.cpp again, not the transformers "default"
+    task_dir = write_task_set(tmp_path / "persons")
+    model = FakeModel()
+    model.load_name = "llamacpp:default"  # type: ignore[attr-defined]
+    escalate(model, task_dir, target=0.5, out_dir=tmp_path / "run", command="test")
+    deploy = json.loads((tmp_path / "run" / "decision.json").read_text())["deploy"]
+    assert (deploy["model"], deploy["engine"]) == ("llamacpp:default", None)

@@ -27,8 +27,9 @@ def deploy_for(
 
     Args:
         decision: The decision whose ``recommended`` strategy is deployed.
-        model: The model the ladder measured; its ``name`` is recorded as :func:`formbound.models.load`
-            takes it (``"default"``, a folder, ``"openai:MODEL"``).
+        model: The model the ladder measured; recorded as :func:`formbound.models.load` takes it: its
+            ``load_name`` (``"llamacpp:default"``) or else its ``name`` (``"default"``, a folder,
+            ``"openai:MODEL"``).
         task_set: The task set measured (its spec, instruction, token limit and train split).
         out_dir: The run folder; files are named relative to it.
         seed: The ladder's seed (it chose the few-shot examples).
@@ -46,7 +47,11 @@ def deploy_for(
         name = "adapter+constrained" if strategy.constrained else "adapter"
     return deploy_record(
         out_dir,
-        model=str(model if isinstance(model, str) else getattr(model, "name", "default")),
+        model=str(
+            model
+            if isinstance(model, str)
+            else getattr(model, "load_name", None) or getattr(model, "name", "default")
+        ),
         spec=task_set.spec,
         strategy=name,
         adapter=adapter,
