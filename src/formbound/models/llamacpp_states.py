@@ -12,8 +12,12 @@ longest token prefix with it, when that prefix is longer than what the live KV c
 llama-cpp-python's ``generate`` then evaluates only the rest. A stored sequence that is a prefix of a newer
 one is dropped: the newer one serves every prompt the older one could.
 
-The greedy text does not change (tests compare it with a model that stores nothing); a restore costs a copy
-of the state (a few milliseconds), against about 8 ms per re-read prompt token on two CPU cores.
+A restored state continues like a fresh evaluation of the same tokens (tests: the same next-token argmax,
+logits correlation > 0.999). Greedy text can still differ now and then: llama.cpp's numerics depend on how
+a sequence was split into batches (a token evaluated inside a prompt batch or as a single decode step), so
+a restore can tip a near-tie, as evaluating a prompt after a different previous sequence already can
+(3 of 18 records in ``bench/bench_states.py``). A restore costs a copy of the state (a few milliseconds),
+against about 8 ms per re-read prompt token on two CPU cores.
 """
 
 from __future__ import annotations
